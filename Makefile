@@ -1,0 +1,59 @@
+# OpsAgent — every target sets up what it needs (virtualenv + pinned dependencies) by itself.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.8
+STAMP := $(VENV)/.synced
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.synced
+ENV ?= dev
+SCENARIO ?= cpu-saturation
+
+.PHONY: help venv test lint fmt schemas bench drill eval build synth plan deploy destroy kb-sync lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n",$$1,$$2}'
+
+$(STAMP): requirements/dev.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	@$(UV) pip sync -q --python $(PY) requirements/dev.txt
+	@$(UV) pip install -q --python $(PY) --no-deps -e .
+	@touch $@
+
+venv: $(STAMP) ## create .venv with the pinned dependencies
+
+$(CHECKOV_STAMP): requirements/checkov.txt | $(STAMP)
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(UV) pip sync -q --python $(CHECKOV_VENV)/bin/python requirements/checkov.txt
+	@touch $@
+
+lint: $(STAMP) ## ruff over the whole tree
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check lambdas tests tools infra
+
+fmt: $(STAMP) ## format and autofix
+	$(VENV)/bin/ruff format lambdas tests tools infra
+	$(VENV)/bin/ruff check --fix .
+
+test: $(STAMP) $(CHECKOV_STAMP) lint ## lint + the whole test suite (what CI runs)
+	CHECKOV=$(abspath $(CHECKOV_VENV))/bin/checkov $(PY) -m pytest
+
+schemas: $(STAMP) ## regenerate schemas/*.json from the resolver apps
+	$(PY) -m tools.gen_schemas
+
+bench: $(STAMP) ## print cold-start, list-pods and synth figures
+	$(PY) -m tools.bench
+
+lock: $(STAMP) ## re-resolve requirements/*.txt from pyproject.toml
+	$(UV) pip compile -q pyproject.toml --extra dev --extra infra --python-version 3.11 -o requirements/dev.txt
+	$(UV) pip compile -q pyproject.toml --python-version 3.12 --python-platform aarch64-manylinux2014 -o requirements/runtime.txt
+	echo "checkov==3.3.30" | $(UV) pip compile -q - --python-version 3.11 -o requirements/checkov.txt
+
+clean: ## remove build output (keeps the virtualenvs)
+	rm -rf build cdktf.out .pytest_cache

@@ -1,0 +1,101 @@
+"""What every action-group Lambda shares: the resolver with readable error bodies, and the entry
+point that wires Logger (Bedrock session id as correlation id), Tracer and Metrics.
+
+Usage in an action-group module::
+
+    app = build_resolver()
+
+    @app.get("/namespaces/<namespace>/pods", description="...", operation_id="listPods")
+    def list_pods(namespace: Annotated[str, Path(description="...")]) -> PodList: ...
+
+    lambda_handler = build_lambda_handler(app, service="pods")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import BedrockAgentResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from opsagent.errors import OpsAgentError
+
+# Bedrock puts the tool result into the model's context; anything bigger than this is a bug.
+MAX_BODY_BYTES = 16 * 1024
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "opsagent"))
+tracer = Tracer()
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "OpsAgent"))
+
+
+def _json_response(status: int, body: dict[str, Any]) -> Response:
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body, default=str))
+
+
+def _describe_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Turn pydantic's error list into short, model-readable items (no echo of huge inputs)."""
+    out = []
+    for err in errors[:10]:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        out.append({"field": ".".join(loc) or "request", "problem": str(err.get("msg", "invalid"))[:200]})
+    return out
+
+
+def build_resolver() -> BedrockAgentResolver:
+    """A resolver whose every failure is a readable JSON body with a 4xx/5xx status."""
+    app = BedrockAgentResolver()
+
+    @app.exception_handler(OpsAgentError)
+    def _domain_error(exc: OpsAgentError) -> Response:
+        level = logger.warning if exc.status_code < 500 else logger.error
+        level("operation failed", extra={"error": exc.code, "status": exc.status_code, "detail": exc.message})
+        metrics.add_metric(name=f"Error_{exc.code}", unit="Count", value=1)
+        return _json_response(exc.status_code, exc.to_body())
+
+    @app.exception_handler(RequestValidationError)
+    def _validation_error(exc: RequestValidationError) -> Response:
+        problems = _describe_validation_errors(list(exc.errors()))
+        logger.warning("invalid parameters", extra={"problems": problems})
+        return _json_response(
+            400, {"error": "invalid_input", "message": "parameters failed validation", "problems": problems}
+        )
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error")
+        metrics.add_metric(name="Error_internal", unit="Count", value=1)
+        return _json_response(
+            500,
+            {"error": "internal_error", "message": f"{type(exc).__name__} in the tool", "retryable": False},
+        )
+
+    @app.not_found
+    def _unknown_route(exc: Exception) -> Response:
+        return _json_response(
+            404, {"error": "unknown_operation", "message": "no such operation in this action group"}
+        )
+
+    return app
+
+
+def build_lambda_handler(app: BedrockAgentResolver, *, service: str) -> Callable[[dict, Any], dict]:
+    """The Lambda entry point for one action group."""
+    logger.append_keys(action_group=service)
+
+    @logger.inject_lambda_context(correlation_id_path="sessionId", clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def handler(event: dict, context: Any) -> dict:
+        logger.append_keys(
+            api_path=event.get("apiPath"),
+            agent_alias=(event.get("agent") or {}).get("alias"),
+            incident_id=(event.get("sessionAttributes") or {}).get("incident_id"),
+        )
+        metrics.add_dimension(name="ActionGroup", value=service)
+        return app.resolve(event, context)
+
+    return handler
