@@ -5,11 +5,11 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str, region: str | None = None) -> Any:
     import boto3
     from botocore.config import Config

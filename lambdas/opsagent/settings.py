@@ -44,9 +44,11 @@ def load_settings(model: type[M], environ: Mapping[str, str] | None = None, pref
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        problems = [
-            f"{env_name(str(err['loc'][0]), prefix)}{'.' + '.'.join(map(str, err['loc'][1:])) if len(err['loc']) > 1 else ''}"
-            f": {err['msg']}"
-            for err in exc.errors()
-        ]
+        problems = [f"{_where(err['loc'], prefix)}: {err['msg']}" for err in exc.errors()]
         raise ConfigurationError("invalid configuration: " + "; ".join(problems), problems=problems) from None
+
+
+def _where(loc: tuple, prefix: str) -> str:
+    """``OPSAGENT_POLICY.max_step`` for a nested field, ``OPSAGENT_REGION`` for a flat one."""
+    head, *rest = [str(p) for p in loc] or ["settings"]
+    return env_name(head, prefix) + "".join(f".{p}" for p in rest)
