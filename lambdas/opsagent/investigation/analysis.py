@@ -1,0 +1,333 @@
+"""Deterministic findings from tool evidence: the probable cause when no model is available.
+
+The analysis reads the JSON bodies the operations returned (whatever their exact shape: it looks
+for Kubernetes reason tokens, restart counts, images, and metric summaries anywhere in them) and
+applies a short, ordered list of rules an SRE would apply first:
+
+1. image cannot be pulled (ImagePullBackOff / ErrImagePull / InvalidImageName)  -> bad_image
+2. containers OOMKilled                                                       -> oom
+3. CreateContainerConfigError (missing ConfigMap/Secret key)                  -> config_error
+4. CrashLoopBackOff without OOM                                               -> crashloop
+5. FailedScheduling / Unschedulable                                           -> scheduling
+6. a CPU metric above the alarm threshold while pods run without restarts     -> cpu_saturation
+7. otherwise: the alarm's own signal, confidence low.
+
+Every finding cites the tool calls (T-refs) whose output contained the signal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from opsagent.investigation.alarm import AlarmFacts
+from opsagent.investigation.operations import ToolResult
+from opsagent.investigation.rca import Finding, ProbableCause
+
+REASONS = (
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "InvalidImageName",
+    "OOMKilled",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "CrashLoopBackOff",
+    "FailedScheduling",
+    "Unschedulable",
+    "Evicted",
+    "ProgressDeadlineExceeded",
+    "Unhealthy",
+)
+_TOKEN = re.compile(r"\b(" + "|".join(REASONS) + r")\b")
+_LOG_PATTERNS = {
+    "out_of_memory": re.compile(r"OutOfMemory|out of memory|Killed process|heap", re.I),
+    "panic": re.compile(r"\bpanic:|Traceback \(most recent call last\)|Exception in thread", re.I),
+    "dependency": re.compile(r"connection refused|timed out|timeout|no route to host|ECONNRESET", re.I),
+}
+_CPU = re.compile(r"cpu", re.I)
+_MAX_NAMES = 5
+
+
+class Signals(BaseModel):
+    """What the evidence shows, with the refs that showed it."""
+
+    reasons: dict[str, list[str]] = Field(default_factory=dict, description="reason token -> refs")
+    subjects: dict[str, list[str]] = Field(default_factory=dict, description="reason -> pod/object names")
+    max_restarts: int = 0
+    restart_refs: list[str] = Field(default_factory=list)
+    images: dict[str, list[str]] = Field(default_factory=dict, description="image -> refs")
+    log_hits: dict[str, list[str]] = Field(default_factory=dict)
+    metric_last: float | None = None
+    metric_max: float | None = None
+    metric_refs: list[str] = Field(default_factory=list)
+    failed_calls: list[str] = Field(default_factory=list)
+
+    def has(self, *reasons: str) -> bool:
+        return any(r in self.reasons for r in reasons)
+
+    def refs(self, *reasons: str) -> list[str]:
+        out: list[str] = []
+        for r in reasons:
+            out += [x for x in self.reasons.get(r, []) if x not in out]
+        return out
+
+    def names(self, *reasons: str) -> list[str]:
+        out: list[str] = []
+        for r in reasons:
+            out += [x for x in self.subjects.get(r, []) if x not in out]
+        return out[:_MAX_NAMES]
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _walk(value: Any, visit) -> None:
+    if isinstance(value, dict):
+        visit(value)
+        for v in value.values():
+            _walk(v, visit)
+    elif isinstance(value, list):
+        for v in value:
+            _walk(v, visit)
+
+
+def collect_signals(results: Iterable[ToolResult]) -> Signals:
+    sig = Signals()
+    reasons: dict[str, list[str]] = defaultdict(list)
+    subjects: dict[str, list[str]] = defaultdict(list)
+    images: dict[str, list[str]] = defaultdict(list)
+    for res in results:
+        if not res.ok:
+            sig.failed_calls.append(res.ref)
+            continue
+        body = res.body()
+        if body is None:
+            body = res.text
+        for text in _strings(body):
+            for token in set(_TOKEN.findall(text)):
+                if res.ref not in reasons[token]:
+                    reasons[token].append(res.ref)
+        if res.operation == "getPodLogs":
+            for name, pattern in _LOG_PATTERNS.items():
+                if any(pattern.search(t) for t in _strings(body)):
+                    sig.log_hits.setdefault(name, []).append(res.ref)
+
+        def visit(node: dict, ref: str = res.ref) -> None:
+            name = node.get("name") if isinstance(node.get("name"), str) else None
+            if name and name not in {"main", "app"}:
+                found = {t for s in _strings(node) for t in _TOKEN.findall(s)}
+                for token in found:
+                    if name not in subjects[token] and len(subjects[token]) < 20:
+                        subjects[token].append(name)
+            for key, v in node.items():
+                low = key.lower()
+                if "restart" in low and isinstance(v, int) and not isinstance(v, bool) and v > 0:
+                    if v > sig.max_restarts:
+                        sig.max_restarts = v
+                    if ref not in sig.restart_refs:
+                        sig.restart_refs.append(ref)
+                if low == "image" and isinstance(v, str) and ref not in images[v]:
+                    images[v].append(ref)
+
+        if isinstance(body, dict | list):
+            _walk(body, visit)
+        if res.operation == "queryMetric" and isinstance(body, dict):
+            summary = body.get("summary") if isinstance(body.get("summary"), dict) else {}
+            last, peak = summary.get("last"), summary.get("max")
+            if isinstance(last, int | float):
+                sig.metric_last = float(last)
+                sig.metric_max = float(peak) if isinstance(peak, int | float) else None
+                sig.metric_refs.append(res.ref)
+    # A pod is named in a list/describe *and* its parent object; keep the most specific names.
+    sig.reasons = dict(reasons)
+    sig.subjects = {
+        k: [n for n in v if not any(n != o and o.startswith(n) for o in v)] for k, v in subjects.items()
+    }
+    sig.images = dict(images)
+    return sig
+
+
+def _who(sig: Signals, *reasons: str) -> str:
+    names = sig.names(*reasons)
+    return f" ({', '.join(names)})" if names else ""
+
+
+def analyze(facts: AlarmFacts, results: list[ToolResult]) -> tuple[list[Finding], ProbableCause, list[str]]:
+    """Findings, the probable cause and gaps, from the alarm and the tool evidence."""
+    sig = collect_signals(results)
+    findings: list[Finding] = []
+    gaps: list[str] = []
+
+    alarm_finding = _alarm_finding(facts)
+    if alarm_finding:
+        findings.append(alarm_finding)
+
+    if sig.has("ImagePullBackOff", "ErrImagePull", "InvalidImageName"):
+        keys = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName")
+        found = [k for k in keys if sig.has(k)]
+        findings.append(
+            Finding(
+                summary=f"Pods cannot pull their image: {', '.join(found)}{_who(sig, *keys)}",
+                evidence=sig.refs(*keys),
+                signal=found[0],
+            )
+        )
+    if sig.has("OOMKilled"):
+        findings.append(
+            Finding(
+                summary="Containers were OOMKilled (memory limit exceeded)" + _who(sig, "OOMKilled"),
+                evidence=sig.refs("OOMKilled"),
+                signal="OOMKilled",
+            )
+        )
+    if sig.has("CrashLoopBackOff"):
+        findings.append(
+            Finding(
+                summary=f"Containers are in CrashLoopBackOff{_who(sig, 'CrashLoopBackOff')}",
+                evidence=sig.refs("CrashLoopBackOff"),
+                signal="CrashLoopBackOff",
+            )
+        )
+    if sig.max_restarts:
+        findings.append(
+            Finding(
+                summary=f"Containers restarted (up to {sig.max_restarts} restarts)",
+                evidence=sig.restart_refs,
+                signal="Restarts",
+            )
+        )
+    for reason in ("CreateContainerConfigError", "CreateContainerError", "FailedScheduling", "Unschedulable"):
+        if sig.has(reason):
+            findings.append(
+                Finding(summary=f"{reason}{_who(sig, reason)}", evidence=sig.refs(reason), signal=reason)
+            )
+    for reason in ("ProgressDeadlineExceeded", "Evicted", "Unhealthy"):
+        if sig.has(reason):
+            findings.append(
+                Finding(summary=f"{reason}{_who(sig, reason)}", evidence=sig.refs(reason), signal=reason)
+            )
+    if len(sig.images) > 1:
+        listed = ", ".join(sorted(sig.images)[:4])
+        refs = sorted({r for v in sig.images.values() for r in v})
+        findings.append(Finding(summary=f"More than one image in play (rollout?): {listed}", evidence=refs))
+    for hit, refs in sig.log_hits.items():
+        label = {
+            "out_of_memory": "out-of-memory",
+            "panic": "crash traces",
+            "dependency": "dependency errors",
+        }[hit]
+        findings.append(Finding(summary=f"Logs show {label}", evidence=refs, signal=f"logs:{hit}"))
+
+    cause = _cause(facts, sig)
+    if sig.failed_calls:
+        gaps.append(f"Tool calls failed: {', '.join(sig.failed_calls)} (see their bodies in the evidence)")
+    if not facts.workload.known:
+        gaps.append(
+            "The alarm's dimensions do not name a Kubernetes workload (configure OPSAGENT_TRIGGER.workloads)"
+        )
+    if not any(r.operation == "getPodLogs" and r.ok for r in results):
+        gaps.append("No container logs were read")
+    if cause.category == "cpu_saturation" and not any(
+        r.operation == "getDeployment" and r.ok for r in results
+    ):
+        gaps.append("Replica count / autoscaler limits were not checked")
+    return findings, cause, gaps
+
+
+def _alarm_finding(facts: AlarmFacts) -> Finding | None:
+    if not facts.recent_datapoints and facts.kind != "composite":
+        return None
+    if facts.kind == "composite":
+        names = ", ".join(t.name for t in facts.triggering_alarms) or "child alarms"
+        return Finding(
+            summary=f"Composite alarm {facts.alarm_name} fired; triggered by {names}", evidence=["ALARM"]
+        )
+    points = ", ".join(f"{v:g}" for v in facts.recent_datapoints[-5:])
+    what = facts.expression_label or facts.metric_name or "metric"
+    thr = f" vs threshold {facts.threshold:g}" if facts.threshold is not None else ""
+    return Finding(
+        summary=f"{what} recent datapoints [{points}]{thr}", evidence=["ALARM"], signal="threshold"
+    )
+
+
+def _cause(facts: AlarmFacts, sig: Signals) -> ProbableCause:
+    who = facts.workload.label()
+    if sig.has("ImagePullBackOff", "ErrImagePull", "InvalidImageName"):
+        keys = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName")
+        images = ", ".join(sorted(sig.images)[:3])
+        return ProbableCause(
+            summary=f"Bad image in the latest rollout of {who}: new pods cannot pull their image "
+            f"(ImagePullBackOff) so the new ReplicaSet never becomes ready"
+            + (f"; images seen: {images}" if images else ""),
+            confidence="high",
+            category="bad_image",
+            evidence=sig.refs(*keys),
+        )
+    if sig.has("OOMKilled"):
+        looping = sig.has("CrashLoopBackOff") or sig.max_restarts > 0
+        return ProbableCause(
+            summary=f"Containers of {who} exceed their memory limit and are OOMKilled"
+            + (f", restarting in a crash loop ({sig.max_restarts} restarts)" if looping else ""),
+            confidence="high" if looping else "medium",
+            category="oom",
+            evidence=sig.refs("OOMKilled", "CrashLoopBackOff") + sig.restart_refs,
+        )
+    if sig.has("CreateContainerConfigError"):
+        return ProbableCause(
+            summary=f"Pods of {who} cannot start: CreateContainerConfigError "
+            "(missing ConfigMap/Secret or key)",
+            confidence="high",
+            category="config_error",
+            evidence=sig.refs("CreateContainerConfigError"),
+        )
+    if sig.has("CrashLoopBackOff"):
+        return ProbableCause(
+            summary=f"Containers of {who} crash on start (CrashLoopBackOff); the logs hold the reason",
+            confidence="medium",
+            category="crashloop",
+            evidence=sig.refs("CrashLoopBackOff") + sig.log_hits.get("panic", []),
+        )
+    if sig.has("FailedScheduling", "Unschedulable"):
+        return ProbableCause(
+            summary=f"Pods of {who} cannot be scheduled (insufficient cluster capacity or constraints)",
+            confidence="medium",
+            category="scheduling",
+            evidence=sig.refs("FailedScheduling", "Unschedulable"),
+        )
+    metric_text = f"{facts.metric_name or ''} {facts.alarm_name} {facts.description or ''}"
+    if _CPU.search(metric_text):
+        latest = sig.metric_last if sig.metric_last is not None else (facts.recent_datapoints or [None])[-1]
+        above = latest is not None and (facts.threshold is None or latest > facts.threshold)
+        if above:
+            level = f"{latest:g}" + (
+                f" (threshold {facts.threshold:g})" if facts.threshold is not None else ""
+            )
+            return ProbableCause(
+                summary=f"CPU saturation on {who}: CPU at {level} while pods run without crashing; "
+                "load exceeds the current replicas' capacity",
+                confidence="medium" if sig.metric_refs else "low",
+                category="cpu_saturation",
+                evidence=["ALARM", *sig.metric_refs],
+            )
+    return ProbableCause(
+        summary=f"{facts.alarm_name} fired but the evidence gathered shows no pod-level fault on {who}",
+        confidence="low" if results_seen(sig) else "unknown",
+        category=None,
+        evidence=["ALARM"],
+    )
+
+
+def results_seen(sig: Signals) -> bool:
+    return bool(sig.reasons or sig.metric_refs or sig.max_restarts)

@@ -1,0 +1,483 @@
+"""One alarm state change, end to end.
+
+``handle_alarm_event(event)``:
+
+1. parse (not an alarm state change, or not ``ALARM`` -> ``ignored``, no side effects);
+2. claim the delivery (alarm ARN + state timestamp) -> a duplicate delivery is ``duplicate``;
+3. open or join the alarm's incident (flap window) -> a join comments on the open ticket
+   (``coalesced``);
+4. pre-enrich: resolve a composite's child alarms, query the alarm's metric window and list the
+   workload's pods, through the same operations the agent calls;
+5. investigate with the Bedrock Agent, or without a model (runbook fallback) when no agent is
+   configured or Bedrock fails (AgentUnavailable: throttling, dependency_failed, access_denied,
+   timeout ...);
+6. file the RCA as a ticket (tickets domain API, fingerprint = alarm ARN) and record it in the
+   audit trail; mark the delivery done.
+
+If anything after the claim raises, the claim is released and the exception propagates, so the
+asynchronous Lambda retry (or EventBridge redelivery) can run the investigation again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from opsagent.context import CallContext
+from opsagent.errors import InvalidInput, OpsAgentError
+from opsagent.investigation.alarm import AlarmFacts, TriggeringAlarm, extract_facts, parse_event
+from opsagent.investigation.config import TriggerSettings
+from opsagent.investigation.dedup import AlarmStateStore, IncidentSlot
+from opsagent.investigation.fallback import investigate_without_model, metric_params
+from opsagent.investigation.operations import Dispatch, OperationRunner
+from opsagent.investigation.rca import RcaReport
+from opsagent.investigation.workload import WorkloadRef, resolve_workload
+
+log = logging.getLogger("opsagent.investigation")
+TRIGGER_OPERATION = "investigateAlarm"
+TICKET_MAX_CHARS = 14_000  # the tickets API takes <= 16 KB of UTF-8
+
+
+class Outcome(BaseModel):
+    status: Literal["investigated", "duplicate", "coalesced", "ignored"]
+    message: str
+    incident_id: str | None = None
+    ticket_id: str | None = None
+    ticket_url: str | None = None
+    produced_by: str | None = None
+    fallback_reason: str | None = None
+    probable_cause: str | None = None
+    confidence: str | None = None
+    report: RcaReport | None = Field(default=None, exclude=True)
+
+    def summary(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class TicketSink(Protocol):
+    def create(self, report: RcaReport, ctx: CallContext) -> tuple[str, str, bool]:
+        """File the RCA; (ticket id, url, deduplicated into an existing open ticket)."""
+
+    def comment(self, ticket_id: str, text: str, ctx: CallContext) -> None: ...
+
+    def is_open(self, ticket_id: str) -> bool | None:
+        """False when the ticket is known to be closed; None when unknown."""
+
+
+@dataclass
+class Dependencies:
+    """Everything with I/O, injectable for tests (defaults are the production ones)."""
+
+    store: AlarmStateStore | None = None
+    tickets: TicketSink | None = None
+    audit: Any = None
+    session_factory: Callable[..., Any] | None = None
+    agent_client: Any = None
+    dispatch: Dispatch | None = None
+    runbooks_loader: Callable[[], list[Any]] | None = None
+    describe_alarms: Callable[[list[str]], list[dict]] | None = None
+    on_progress: Callable[[str, dict], None] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _service_name(facts: AlarmFacts) -> str:
+    if facts.workload.name:
+        return facts.workload.name
+    slug = re.sub(r"[^a-z0-9._-]+", "-", facts.alarm_name.lower()).strip("-._")
+    return (slug or "unknown")[:63]
+
+
+def _severity(report: RcaReport) -> str:
+    cause = report.probable_cause
+    if cause.category in {"bad_image", "oom", "crashloop", "config_error"} and cause.confidence == "high":
+        return "sev2"
+    return "sev3"
+
+
+class DomainTickets:
+    """The tickets domain API (backend from ``OPSAGENT_TICKETS`` / ``OPSAGENT_TICKETS_TABLE``)."""
+
+    def __init__(self) -> None:
+        from opsagent.tickets import service  # lazy: backend modules are only needed here
+
+        self._svc = service
+
+    def create(self, report: RcaReport, ctx: CallContext) -> tuple[str, str, bool]:
+        from opsagent.tickets.models import TicketRequest
+
+        request = TicketRequest(
+            title=report.title(),
+            description=report.to_markdown(max_chars=TICKET_MAX_CHARS),
+            severity=_severity(report),
+            service=_service_name(report.alarm),
+            fingerprint=report.alarm.fingerprint,
+        )
+        result = self._svc.create_ticket(request, ctx)
+        return result.id, result.url, bool(result.deduplicated)
+
+    def comment(self, ticket_id: str, text: str, ctx: CallContext) -> None:
+        self._svc.add_comment(ticket_id, text[:TICKET_MAX_CHARS], ctx)
+
+    def is_open(self, ticket_id: str) -> bool | None:
+        getter = getattr(self._svc, "get_ticket", None)
+        if getter is None:
+            return None
+        try:
+            return getter(ticket_id).status == "open"
+        except Exception:
+            return None
+
+
+def _progress(deps: Dependencies, stage: str, **data: Any) -> None:
+    if deps.on_progress:
+        deps.on_progress(stage, data)
+
+
+def _describe_alarms_cloudwatch(names: list[str]) -> list[dict]:
+    from opsagent.aws import client
+
+    resp = client("cloudwatch").describe_alarms(AlarmNames=names[:10], AlarmTypes=["MetricAlarm"])
+    return list(resp.get("MetricAlarms", []))
+
+
+def resolve_composite(facts: AlarmFacts, settings: TriggerSettings, deps: Dependencies) -> list[str]:
+    """Fill a composite alarm's metric/workload from its triggering child alarms. Returns gaps."""
+    if facts.kind != "composite" or (facts.metric_name and facts.workload.known):
+        return []
+    names = [t.name for t in facts.triggering_alarms]
+    if not names and facts.alarm_rule:
+        names = re.findall(r"ALARM\(\s*\"?([^\")]+)\"?\s*\)", facts.alarm_rule)
+        facts.triggering_alarms = [TriggeringAlarm(arn="", name=n) for n in names[:10]]
+    if not names:
+        return ["composite alarm without triggering alarms: workload unknown"]
+    try:
+        children = (deps.describe_alarms or _describe_alarms_cloudwatch)(names)
+    except Exception as exc:
+        return [f"could not describe the child alarms {names}: {type(exc).__name__}"]
+    from opsagent.investigation.alarm import MetricRef
+
+    for child in children:
+        dims = {d["Name"]: d["Value"] for d in child.get("Dimensions", []) if "Name" in d}
+        if child.get("MetricName"):
+            ref = MetricRef(
+                id=child.get("AlarmName", "child"),
+                namespace=child.get("Namespace", ""),
+                name=child["MetricName"],
+                dimensions=dims,
+                period=child.get("Period"),
+                stat=child.get("Statistic"),
+            )
+            facts.metrics.append(ref)
+        for q in child.get("Metrics", []) or []:
+            ms = q.get("MetricStat")
+            if ms:
+                m = ms["Metric"]
+                facts.metrics.append(
+                    MetricRef(
+                        id=q.get("Id", "m"),
+                        namespace=m.get("Namespace", ""),
+                        name=m.get("MetricName", ""),
+                        dimensions={d["Name"]: d["Value"] for d in m.get("Dimensions", [])},
+                        period=ms.get("Period"),
+                        stat=ms.get("Stat"),
+                    )
+                )
+    if facts.metrics and not facts.metric_name:
+        first = facts.metrics[0]
+        facts.metric_namespace, facts.metric_name, facts.dimensions = (
+            first.namespace,
+            first.name,
+            first.dimensions,
+        )
+        facts.period, facts.statistic = facts.period or first.period, facts.statistic or first.stat
+    if not facts.workload.known:
+        for m in facts.metrics:
+            ref = resolve_workload(m.dimensions, settings.workload_mapping, alarm_name=facts.alarm_name)
+            if ref.known:
+                facts.workload = ref
+                break
+    return [] if facts.workload.known else [f"child alarms {names} do not name a workload"]
+
+
+def enrich(facts: AlarmFacts, runner: OperationRunner, settings: TriggerSettings) -> None:
+    """First evidence, so the investigation starts from facts: the metric window and the pods."""
+    cfg = settings.config
+    if facts.metric_namespace and facts.metric_name:
+        runner.run(
+            "queryMetric",
+            metric_params(facts, cfg.metric_window_minutes),
+            source="enrichment",
+            why="The alarm's metric over the last window",
+        )
+    wl: WorkloadRef = facts.workload
+    if wl.namespace and wl.name:
+        runner.run(
+            "listPods",
+            {"namespace": wl.namespace, "selector": f"app={wl.name}"},
+            source="enrichment",
+            why="The workload's pods: phase, readiness, restarts, problems",
+        )
+
+
+def _audit(deps: Dependencies, ctx: CallContext, params: dict, decision: str, **kw: Any) -> None:
+    if deps.audit is None:
+        return
+    deps.audit.record(ctx, TRIGGER_OPERATION, params, decision, **kw)
+
+
+def _flap_comment(facts: AlarmFacts, slot: IncidentSlot, window: int) -> str:
+    points = ", ".join(f"{v:g}" for v in facts.recent_datapoints[-5:]) or "n/a"
+    return (
+        f"Alarm {facts.alarm_name} entered ALARM again at {facts.state_timestamp} "
+        f"(occurrence #{slot.alarm_count} within the {window}-minute flap window; no new investigation). "
+        f"Reason: {facts.reason[:300]} Recent datapoints: [{points}]."
+    )
+
+
+def handle_alarm_event(
+    event: Any,
+    *,
+    settings: TriggerSettings | None = None,
+    deps: Dependencies | None = None,
+    lambda_context: Any = None,
+) -> Outcome:
+    settings = settings or TriggerSettings.from_env()
+    deps = deps or Dependencies()
+    cfg = settings.config
+    try:
+        parsed = parse_event(event)
+    except InvalidInput as exc:
+        return Outcome(status="ignored", message=f"not handled: {exc.message}")
+    if parsed.detail.state.value != "ALARM":
+        return Outcome(status="ignored", message=f"state {parsed.detail.state.value}: nothing to investigate")
+    facts = extract_facts(parsed, settings.workload_mapping)
+    _progress(deps, "alarm", facts=facts)
+    ctx = CallContext(
+        incident_id=facts.incident_id,
+        session_id=facts.session_id(),
+        agent_id=settings.agent_id or "none",
+        agent_alias=settings.agent_alias_id or "none",
+        trigger="alarm",
+    )
+    store = deps.store or AlarmStateStore(settings.state_table)
+    claim = store.claim_delivery(facts, ttl_hours=cfg.dedup_ttl_hours, lease_seconds=cfg.lease_seconds)
+    if claim.outcome == "duplicate":
+        _audit(
+            deps,
+            ctx.model_copy(update={"incident_id": claim.incident_id or facts.incident_id}),
+            {"alarm": facts.alarm_name, "state_timestamp": facts.state_timestamp},
+            "deduplicated",
+            rule="duplicate_delivery",
+            detail=f"duplicate delivery ignored (first delivery status: {claim.status})",
+        )
+        _progress(deps, "duplicate", claim=claim)
+        return Outcome(
+            status="duplicate",
+            message="duplicate delivery ignored",
+            incident_id=claim.incident_id,
+            ticket_id=claim.ticket_id,
+        )
+    try:
+        return _investigate_claimed(facts, ctx, settings, deps, store, lambda_context)
+    except BaseException:
+        store.release_delivery(facts)
+        raise
+
+
+def _investigate_claimed(
+    facts: AlarmFacts,
+    ctx: CallContext,
+    settings: TriggerSettings,
+    deps: Dependencies,
+    store: AlarmStateStore,
+    lambda_context: Any,
+) -> Outcome:
+    cfg = settings.config
+    tickets = deps.tickets or DomainTickets()
+    slot = store.open_or_join(facts, window_minutes=cfg.flap_window_minutes, ttl_hours=cfg.dedup_ttl_hours)
+    if (
+        slot.role == "join"
+        and slot.ticket_id
+        and tickets.is_open(slot.ticket_id) is False
+        and store.replace_incident(facts, stale_incident_id=slot.incident_id, ttl_hours=cfg.dedup_ttl_hours)
+    ):
+        slot = IncidentSlot(role="lead", incident_id=facts.incident_id)
+    if slot.role == "join":
+        join_ctx = ctx.model_copy(update={"incident_id": slot.incident_id})
+        comment = _flap_comment(facts, slot, cfg.flap_window_minutes)
+        if slot.ticket_id:
+            tickets.comment(slot.ticket_id, comment, join_ctx)
+            detail = f"flapping: commented on {slot.ticket_id} instead of a new investigation"
+        else:
+            store.leave_note(facts, incident_id=slot.incident_id, note=comment)
+            detail = "flapping: the open investigation has no ticket yet; left a note it will post"
+        _audit(
+            deps,
+            join_ctx,
+            {"alarm": facts.alarm_name, "state_timestamp": facts.state_timestamp},
+            "deduplicated",
+            rule="flap_window",
+            detail=detail,
+            after={"ticket_id": slot.ticket_id, "occurrence": slot.alarm_count},
+        )
+        store.finish_delivery(
+            facts, incident_id=slot.incident_id, ticket_id=slot.ticket_id, result="coalesced"
+        )
+        _progress(deps, "coalesced", slot=slot)
+        return Outcome(
+            status="coalesced",
+            message=detail,
+            incident_id=slot.incident_id,
+            ticket_id=slot.ticket_id,
+        )
+
+    try:
+        return _lead(facts, ctx, settings, deps, store, tickets, lambda_context)
+    except BaseException:
+        store.release_incident(facts, incident_id=facts.incident_id)
+        raise
+
+
+def _lead(
+    facts: AlarmFacts,
+    ctx: CallContext,
+    settings: TriggerSettings,
+    deps: Dependencies,
+    store: AlarmStateStore,
+    tickets: TicketSink,
+    lambda_context: Any,
+) -> Outcome:
+    cfg = settings.config
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    runner = OperationRunner(ctx, dispatch=deps.dispatch, lambda_context=lambda_context)
+    pre_gaps = resolve_composite(facts, settings, deps)
+    if cfg.enrich:
+        enrich(facts, runner, settings)
+    _progress(deps, "enriched", results=list(runner.results))
+
+    report: RcaReport | None = None
+    reason, detail = (
+        "not_configured",
+        "no agent id/alias configured (OPSAGENT_AGENT_ID, OPSAGENT_AGENT_ALIAS_ID)",
+    )
+    if settings.agent_configured:
+        from opsagent.investigation.agent import default_session_factory, investigate_with_agent
+
+        try:
+            report = investigate_with_agent(
+                facts,
+                runner,
+                settings,
+                session_factory=deps.session_factory or default_session_factory,
+                client=deps.agent_client,
+            )
+        except OpsAgentError as exc:
+            reason = str(getattr(exc, "reason", None) or exc.code)
+            detail = exc.message[:300]
+            log.warning("agent unavailable, investigating without a model", extra={"reason": reason})
+        except Exception as exc:  # a bug or an unexpected SDK error must not lose the incident
+            reason, detail = "internal", f"{type(exc).__name__}: {str(exc)[:200]}"
+            log.exception("agent investigation failed, investigating without a model")
+    if report is None:
+        agent_calls = [r for r in runner.results if r.source == "agent"]
+        report = investigate_without_model(
+            facts,
+            runner,
+            reason=reason,
+            detail=detail,
+            max_steps=cfg.max_steps,
+            runbooks_loader=deps.runbooks_loader,
+        )
+        if agent_calls:
+            report.gaps.append(
+                f"the agent made {len(agent_calls)} tool call(s) before failing; kept as evidence"
+            )
+    report.gaps = pre_gaps + report.gaps
+    report.session_id = ctx.session_id
+    report.started_at, report.finished_at = started, datetime.now(UTC)
+    _progress(deps, "report", report=report)
+
+    ticket_id, url, deduplicated = tickets.create(report, ctx)
+    notes = store.attach_ticket(facts, incident_id=facts.incident_id, ticket_id=ticket_id)
+    if notes:
+        tickets.comment(ticket_id, "Alarm flapped while the investigation ran:\n- " + "\n- ".join(notes), ctx)
+    _record_report(deps, ctx, facts, report, ticket_id, deduplicated, int((time.monotonic() - t0) * 1000))
+    store.finish_delivery(facts, incident_id=facts.incident_id, ticket_id=ticket_id, result="investigated")
+    return Outcome(
+        status="investigated",
+        message=f"investigated ({report.produced_by}); ticket {ticket_id}"
+        + (" (existing open ticket, commented)" if deduplicated else ""),
+        incident_id=facts.incident_id,
+        ticket_id=ticket_id,
+        ticket_url=url or None,
+        produced_by=report.produced_by,
+        fallback_reason=report.fallback_reason,
+        probable_cause=report.probable_cause.summary,
+        confidence=report.probable_cause.confidence,
+        report=report,
+    )
+
+
+def _record_report(
+    deps: Dependencies,
+    ctx: CallContext,
+    facts: AlarmFacts,
+    report: RcaReport,
+    ticket_id: str,
+    deduplicated: bool,
+    duration_ms: int,
+) -> None:
+    """The audit trail of the investigation: denied/proposed mutations, then the RCA itself."""
+    for p in report.proposals:
+        _audit_op = p.operation if len(p.operation) <= 64 else "unknown"
+        if deps.audit is None:
+            break
+        deps.audit.record(
+            ctx,
+            _audit_op,
+            dict(p.parameters),
+            "refused" if p.status == "denied" else "recorded",
+            rule="trigger_mutation_mode" if p.status == "denied" else "proposal_only",
+            detail=(p.detail or "proposed, not executed")[:300] + (f"; why: {p.why[:200]}" if p.why else ""),
+        )
+    _audit(
+        deps,
+        ctx,
+        {
+            "alarm": facts.alarm_name,
+            "alarm_arn": facts.alarm_arn,
+            "kind": facts.kind,
+            "workload": facts.workload.label(),
+            "state_timestamp": facts.state_timestamp,
+        },
+        "recorded",
+        rule="no_model" if not report.model_used else None,
+        detail=f"{report.probable_cause.summary} (confidence {report.probable_cause.confidence})"[:1000],
+        after={
+            "ticket_id": ticket_id,
+            "ticket_deduplicated": deduplicated,
+            "produced_by": report.produced_by,
+            "fallback_reason": report.fallback_reason,
+            "runbook": report.runbook.id if report.runbook else None,
+            "category": report.probable_cause.category,
+            "confidence": report.probable_cause.confidence,
+            "findings": [f"{f.summary} [{','.join(f.evidence)}]" for f in report.findings][:10],
+            "tool_calls": [f"{t.ref} {t.operation} {t.status}" for t in report.tool_calls][:20],
+            "actions": [f"{a.operation} {a.decision}" for a in report.actions_taken],
+            "proposals": [
+                f"{p.operation} {json.dumps(p.parameters)[:120]} {p.status}" for p in report.proposals
+            ],
+            "gaps": report.gaps[:10],
+            "tokens": {"input": report.usage.input_tokens, "output": report.usage.output_tokens},
+            "duration_ms": duration_ms,
+        },
+    )

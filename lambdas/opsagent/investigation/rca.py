@@ -1,0 +1,206 @@
+"""The root-cause analysis an investigation produces, and its Markdown rendering for the ticket.
+
+Every finding cites the tool calls behind it (``T1``, ``T2`` ... in the "Evidence" section, or
+``ALARM`` for the alarm itself), so a reader can check each claim against what was observed.
+The rendering is bounded: each evidence excerpt is clipped and the whole text stays under
+``max_chars``, saying what was left out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from opsagent.investigation.alarm import AlarmFacts
+from opsagent.investigation.operations import ToolResult
+
+Confidence = Literal["high", "medium", "low", "unknown"]
+
+
+class Finding(BaseModel):
+    summary: str = Field(max_length=600)
+    evidence: list[str] = Field(default_factory=list, description="Tool-call refs (T1...) or ALARM")
+    signal: str | None = Field(default=None, description="Machine-readable problem, e.g. OOMKilled")
+
+
+class ProbableCause(BaseModel):
+    summary: str = Field(max_length=1000)
+    confidence: Confidence = "unknown"
+    category: str | None = Field(default=None, description="e.g. oom, bad_image, cpu_saturation")
+    evidence: list[str] = Field(default_factory=list)
+
+
+class Proposal(BaseModel):
+    """A mutation someone should consider; never executed by the fallback or in propose mode."""
+
+    operation: str
+    parameters: dict[str, str] = Field(default_factory=dict)
+    why: str = ""
+    status: Literal["proposed", "denied", "confirmed", "skipped"] = "proposed"
+    detail: str | None = None
+
+
+class ActionTaken(BaseModel):
+    operation: str
+    parameters: dict[str, str] = Field(default_factory=dict)
+    decision: Literal["confirmed", "denied", "applied", "refused", "failed", "recorded"]
+    detail: str | None = None
+    evidence: list[str] = Field(default_factory=list)
+
+
+class Usage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class RunbookRef(BaseModel):
+    id: str
+    title: str = ""
+    score: float | None = None
+
+
+class RcaReport(BaseModel):
+    incident_id: str
+    alarm: AlarmFacts
+    produced_by: Literal["agent", "runbook"] = Field(description="agent = Bedrock model; runbook = no model")
+    fallback_reason: str | None = Field(
+        default=None, description="Why no model was used (AgentUnavailable reason)"
+    )
+    fallback_detail: str | None = None
+    runbook: RunbookRef | None = None
+    answer: str | None = Field(default=None, description="The agent's final answer, bounded")
+    findings: list[Finding] = Field(default_factory=list)
+    probable_cause: ProbableCause = Field(default_factory=lambda: ProbableCause(summary="undetermined"))
+    tool_calls: list[ToolResult] = Field(default_factory=list)
+    actions_taken: list[ActionTaken] = Field(default_factory=list)
+    proposals: list[Proposal] = Field(default_factory=list)
+    gaps: list[str] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    session_id: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def model_used(self) -> bool:
+        return self.produced_by == "agent"
+
+    def title(self) -> str:
+        cause = (
+            self.probable_cause.summary if self.probable_cause.confidence != "unknown" else "investigation"
+        )
+        return f"[{self.alarm.alarm_name}] {self.alarm.workload.label()}: {cause}"[:200]
+
+    def severity(self) -> str:
+        if self.probable_cause.category in {"bad_image", "oom", "crashloop", "config_error"}:
+            return "high"
+        return "medium"
+
+    def to_markdown(self, *, max_chars: int = 12_000, excerpt_chars: int = 1200) -> str:
+        return render_markdown(self, max_chars=max_chars, excerpt_chars=excerpt_chars)
+
+
+def _clip(text: str, limit: int) -> str:
+    text = text.strip()
+    return (
+        text
+        if len(text) <= limit
+        else text[: max(0, limit - 30)].rstrip() + f" ...[+{len(text) - limit + 30} chars]"
+    )
+
+
+def _refs(refs: list[str]) -> str:
+    return f" [{', '.join(refs)}]" if refs else ""
+
+
+def render_markdown(report: RcaReport, *, max_chars: int = 12_000, excerpt_chars: int = 1200) -> str:
+    a = report.alarm
+    mode = (
+        "Bedrock agent"
+        if report.model_used
+        else f"**no model** (runbook fallback; reason: {report.fallback_reason or 'n/a'})"
+    )
+    head = [
+        f"## OpsAgent investigation — {a.alarm_name}",
+        f"- Incident: `{report.incident_id}`",
+        f"- Produced by: {mode}",
+        f"- Alarm: {a.summary_line()}",
+    ]
+    if a.reason:
+        head.append(f"- Reason: {_clip(a.reason, 300)}")
+    if a.kind == "metric_math" and a.expression:
+        head.append(f"- Expression: `{a.expression}` ({a.expression_label or 'metric math'})")
+    if a.kind == "composite":
+        names = ", ".join(t.name for t in a.triggering_alarms) or "unknown"
+        head.append(f"- Composite rule: `{a.alarm_rule}`; triggered by: {names}")
+    if report.runbook:
+        head.append(f"- Runbook: `{report.runbook.id}` {report.runbook.title}".rstrip())
+
+    cause = report.probable_cause
+    body = [
+        "",
+        "### Probable cause",
+        f"{cause.summary} (confidence: **{cause.confidence}**){_refs(cause.evidence)}",
+        "",
+        "### Findings",
+    ]
+    body += [f"{i}. {f.summary}{_refs(f.evidence)}" for i, f in enumerate(report.findings, 1)] or ["- none"]
+    if report.actions_taken:
+        body += ["", "### Actions taken"]
+        body += [
+            f"- {x.operation} {_params(x.parameters)} -> **{x.decision}**"
+            + (f": {_clip(x.detail, 300)}" if x.detail else "")
+            for x in report.actions_taken
+        ]
+    body += ["", "### Proposed actions (not executed)" if not report.model_used else "### Proposed actions"]
+    body += [
+        f"- {p.operation} {_params(p.parameters)} — {p.why or 'no reason given'} ({p.status})"
+        + (f" — {p.detail}" if p.detail else "")
+        for p in report.proposals
+    ] or ["- none"]
+    body += ["", "### Gaps in the evidence"]
+    body += [f"- {g}" for g in report.gaps] or ["- none noted"]
+    if report.model_used:
+        body += ["", f"Token usage: {report.usage.input_tokens} in / {report.usage.output_tokens} out"]
+        if report.answer:
+            body += ["", "### Agent answer", _clip(report.answer, 3000)]
+
+    blocks = []
+    for t in report.tool_calls:
+        status = t.status if t.status is not None else "?"
+        lines = [
+            f"**{t.ref}** `{t.operation or t.api_path}` {_params(t.parameters)} -> {status} ({t.source})"
+        ]
+        if t.why:
+            lines.append(f"_why: {_clip(t.why, 200)}_")
+        lines.append("```json\n" + _clip(t.text, excerpt_chars) + "\n```")
+        blocks.append("\n".join(lines))
+
+    text = "\n".join(head + body) + "\n\n### Evidence"
+    remaining = max_chars - len(text) - 200
+    omitted = []
+    for block in blocks:
+        if len(block) + 1 > remaining:
+            omitted.append(block.split(" ", 1)[0].strip("*"))
+            continue
+        text += "\n" + block
+        remaining -= len(block) + 1
+    if not blocks:
+        text += "\n- no tool calls"
+    if omitted:
+        text += (
+            f"\n\n_(evidence truncated: {', '.join(omitted[:20])} omitted to stay under {max_chars} chars; "
+            "see the audit trail)_"
+        )
+    return text[:max_chars]
+
+
+def _params(params: dict[str, str]) -> str:
+    if not params:
+        return ""
+    return "(" + ", ".join(f"{k}={_clip(str(v), 60)}" for k, v in params.items()) + ")"

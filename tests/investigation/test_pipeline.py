@@ -1,0 +1,170 @@
+"""handle_alarm_event end to end with moto tables, a fake ticket sink and canned tool bodies."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from opsagent.audit import AuditTrail
+from opsagent.investigation.pipeline import Dependencies, handle_alarm_event
+
+from .conftest import AUDIT_TABLE, OOM_PODS, FakeDispatch, FakeTickets
+
+
+def _deps(dispatch=None, tickets=None, **kw):
+    return Dependencies(
+        tickets=tickets or FakeTickets(),
+        audit=AuditTrail(AUDIT_TABLE),
+        dispatch=dispatch or FakeDispatch(),
+        runbooks_loader=lambda: [],
+        **kw,
+    )
+
+
+def _retime(event, minutes):
+    from opsagent.investigation.alarm import parse_timestamp
+
+    t = parse_timestamp(event["detail"]["state"]["timestamp"]) + timedelta(minutes=minutes)
+    event["detail"]["state"]["timestamp"] = (
+        t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}+0000"
+    )
+    return event
+
+
+@pytest.mark.parametrize("kind", ["single-metric", "metric-math", "composite"])
+def test_each_alarm_variant_is_investigated_without_a_model(tables, alarm, settings_factory, kind):
+    settings = settings_factory(default_namespace="shop")
+    dispatch = FakeDispatch()
+    deps = _deps(
+        dispatch,
+        describe_alarms=lambda names: [
+            {
+                "AlarmName": "checkout-5xx-rate",
+                "Metrics": [
+                    {
+                        "Id": "errors",
+                        "MetricStat": {
+                            "Metric": {
+                                "Namespace": "AWS/ApplicationELB",
+                                "MetricName": "HTTPCode_Target_5XX_Count",
+                                "Dimensions": [
+                                    {"Name": "TargetGroup", "Value": "targetgroup/checkout/73e2d6bc24d8a067"}
+                                ],
+                            },
+                            "Period": 60,
+                            "Stat": "Sum",
+                        },
+                    }
+                ],
+            }
+        ],
+    )
+    out = handle_alarm_event(alarm(kind), settings=settings, deps=deps)
+    assert out.status == "investigated", out.message
+    assert out.produced_by == "runbook" and out.fallback_reason == "not_configured"
+    report, ctx = deps.tickets.created[0]
+    assert ctx.trigger == "alarm" and ctx.incident_id == out.incident_id
+    assert report.alarm.workload.label() == "shop/checkout"
+    # pre-enrichment went through the action-group events: metric window and the workload's pods
+    ops = dispatch.operations()
+    assert ops[:2] == ["queryMetric", "listPods"]
+    pods_event = dispatch.events[1]
+    assert {"name": "selector", "type": "string", "value": "app=checkout"} in pods_event["parameters"]
+    assert pods_event["sessionAttributes"] == {"incident_id": out.incident_id, "trigger": "alarm"}
+    trail = AuditTrail(AUDIT_TABLE).for_incident(out.incident_id)
+    assert trail[-1].operation == "investigateAlarm" and trail[-1].decision == "recorded"
+    assert trail[-1].after["ticket_id"] == out.ticket_id
+    assert trail[-1].after["produced_by"] == "runbook"
+
+
+def test_states_other_than_alarm_are_ignored_without_side_effects(tables, alarm, settings_factory):
+    event = alarm("single-metric")
+    event["detail"]["state"]["value"] = "OK"
+    deps = _deps()
+    out = handle_alarm_event(event, settings=settings_factory(), deps=deps)
+    assert out.status == "ignored" and "OK" in out.message
+    assert deps.tickets.created == [] and deps.dispatch.events == []
+
+
+def test_an_unrelated_event_is_ignored(tables, settings_factory):
+    out = handle_alarm_event(
+        {"source": "aws.ec2", "detail-type": "x"}, settings=settings_factory(), deps=_deps()
+    )
+    assert out.status == "ignored"
+
+
+def test_duplicate_delivery_gives_one_investigation_one_ticket_one_trail(tables, alarm, settings_factory):
+    deps, settings = _deps(), settings_factory()
+    first = handle_alarm_event(alarm("single-metric"), settings=settings, deps=deps)
+    second = handle_alarm_event(alarm("single-metric"), settings=settings, deps=deps)
+    assert first.status == "investigated"
+    assert second.status == "duplicate" and second.message == "duplicate delivery ignored"
+    assert second.incident_id == first.incident_id and second.ticket_id == first.ticket_id
+    assert len(deps.tickets.created) == 1
+    trail = AuditTrail(AUDIT_TABLE).for_incident(first.incident_id)
+    assert [r.decision for r in trail if r.operation == "investigateAlarm"] == ["recorded", "deduplicated"]
+    assert trail[-1].rule == "duplicate_delivery"
+
+
+def test_flapping_within_the_window_comments_instead_of_a_new_ticket(tables, alarm, settings_factory):
+    deps, settings = _deps(), settings_factory(flap_window_minutes=30)
+    first = handle_alarm_event(alarm("single-metric"), settings=settings, deps=deps)
+    again = handle_alarm_event(_retime(alarm("single-metric"), 12), settings=settings, deps=deps)
+    assert again.status == "coalesced"
+    assert again.incident_id == first.incident_id and again.ticket_id == first.ticket_id
+    assert len(deps.tickets.created) == 1
+    assert len(deps.tickets.comments) == 1
+    ticket_id, text = deps.tickets.comments[0]
+    assert ticket_id == first.ticket_id and "occurrence #2" in text and "flap window" in text
+    trail = AuditTrail(AUDIT_TABLE).for_incident(first.incident_id)
+    assert trail[-1].rule == "flap_window" and trail[-1].decision == "deduplicated"
+    # outside the window (after the last ALARM) -> a new investigation
+    late = handle_alarm_event(_retime(alarm("single-metric"), 12 + 31), settings=settings, deps=deps)
+    assert late.status == "investigated" and late.incident_id != first.incident_id
+    assert len(deps.tickets.created) == 2
+
+
+def test_flap_after_the_ticket_was_closed_starts_a_new_investigation(tables, alarm, settings_factory):
+    deps, settings = _deps(), settings_factory(flap_window_minutes=30)
+    first = handle_alarm_event(alarm("single-metric"), settings=settings, deps=deps)
+    deps.tickets.closed.add(first.ticket_id)
+    again = handle_alarm_event(_retime(alarm("single-metric"), 5), settings=settings, deps=deps)
+    assert again.status == "investigated" and again.incident_id != first.incident_id
+
+
+def test_a_failed_investigation_releases_the_claim_so_the_retry_runs(tables, alarm, settings_factory):
+    settings = settings_factory()
+    failing = _deps(tickets=FakeTickets(fail=RuntimeError("ticket backend down")))
+    with pytest.raises(RuntimeError):
+        handle_alarm_event(alarm("single-metric"), settings=settings, deps=failing)
+    deps = _deps()
+    out = handle_alarm_event(alarm("single-metric"), settings=settings, deps=deps)
+    assert out.status == "investigated" and len(deps.tickets.created) == 1
+
+
+def test_fallback_report_finds_the_oom_crash_loop_and_cites_the_evidence(tables, alarm, settings_factory):
+    dispatch = FakeDispatch(bodies={"/namespaces/{namespace}/pods": (200, OOM_PODS)})
+    deps = _deps(dispatch)
+    out = handle_alarm_event(alarm("single-metric"), settings=settings_factory(), deps=deps)
+    report, _ = deps.tickets.created[0]
+    pods_ref = next(t.ref for t in report.tool_calls if t.operation == "listPods")
+    assert report.probable_cause.category == "oom" and report.probable_cause.confidence == "high"
+    assert pods_ref in report.probable_cause.evidence
+    oom = next(f for f in report.findings if f.signal == "OOMKilled")
+    assert oom.evidence == [pods_ref] and "cart-7d9f-abcde" in oom.summary
+    text = report.to_markdown()
+    assert "**no model**" in text and "not_configured" in text and "OOMKilled" in text
+    assert out.confidence == "high"
+
+
+def test_a_failing_tool_is_evidence_not_a_crash(tables, alarm, settings_factory):
+    def boom(group, event, context):
+        raise ConnectionError("kube api down")
+
+    deps = _deps(dispatch=boom)
+    out = handle_alarm_event(alarm("single-metric"), settings=settings_factory(), deps=deps)
+    report, _ = deps.tickets.created[0]
+    assert out.status == "investigated"
+    assert all(t.status == 500 for t in report.tool_calls)
+    assert any("failed" in g for g in report.gaps)
