@@ -1,0 +1,1 @@
+"""Offline simulators for tests, the drill and demos (never shipped in Lambda zips)."""
