@@ -1,0 +1,462 @@
+"""The default ticket backend: tickets in the DynamoDB table ``OPSAGENT_TICKETS_TABLE``.
+
+Table (created by infra, see CONTRACTS.md "Tickets table"): partition key ``ticket_id`` (S); GSI
+``by_fingerprint`` (partition key ``fingerprint``) and GSI ``by_service`` (partition key
+``service``, sort key ``created_at``), both projecting ALL attributes. Three kinds of items share it:
+
+* tickets: ``ticket_id`` = ``OPS-7KQ2MX`` (prefix + 6 Crockford base32 chars), with title,
+  description, severity, service, fingerprint (only when given), status ``open|closed``,
+  created_at/updated_at (ISO-8601 UTC), occurrences, comment_count, incident_id;
+* comments: ``ticket_id`` = ``OPS-7KQ2MX#C000001`` (no fingerprint/service, so in no GSI);
+* fingerprint locks: ``ticket_id`` = ``FPLOCK#<sha256(fingerprint)>`` with ``holder`` = the open
+  ticket's id (no fingerprint/service attribute either).
+
+One open ticket per fingerprint, even under concurrent creates: a create writes the lock item and
+the ticket in one transaction, conditioned on the lock not existing (or, to replace a lock whose
+holder is closed or missing, on ``holder`` still being that old id). Whoever loses the race reads
+the lock (strongly consistent), finds the winner's open ticket and comments on it. Closing a
+ticket releases its lock. Searches use the GSIs (eventually consistent; de-duplication never does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from opsagent.errors import (
+    ConfigurationError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionMissing,
+    UpstreamUnavailable,
+)
+from opsagent.tickets.base import FindResult, Outcome, TicketBackend
+from opsagent.tickets.models import MAX_SUMMARY_TITLE_CHARS, Ticket, TicketRequest, clip_chars
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+MAX_PAGES = 5
+LOCK_ATTEMPTS = 5
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _s(item: dict[str, Any], name: str, default: str = "") -> str:
+    value = item.get(name)
+    return value["S"] if value and "S" in value else default
+
+
+def _error_code(exc: Exception) -> str:
+    return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+
+
+def _cancellation_codes(exc: Exception) -> list[str]:
+    reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
+    return [r.get("Code", "") for r in reasons]
+
+
+class DynamoDBBackend(TicketBackend):
+    name = "dynamodb"
+
+    def __init__(
+        self, table: str, *, id_prefix: str = "OPS", url_template: str | None = None, dynamodb: Any = None
+    ):
+        if not table:
+            raise ConfigurationError(
+                "no tickets table configured: set OPSAGENT_TICKETS_TABLE (or OPSAGENT_TICKETS.table)",
+                variable="OPSAGENT_TICKETS_TABLE",
+            )
+        self.table = table
+        self.id_prefix = id_prefix
+        self.url_template = url_template
+        self._ddb = dynamodb
+
+    @property
+    def ddb(self) -> Any:
+        if self._ddb is None:
+            from opsagent.aws import client
+
+            self._ddb = client("dynamodb")
+        return self._ddb
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    def new_id(self) -> str:
+        return f"{self.id_prefix}-" + "".join(secrets.choice(_ALPHABET) for _ in range(6))
+
+    def url(self, ticket_id: str) -> str:
+        return self.url_template.replace("{id}", ticket_id) if self.url_template else ""
+
+    @staticmethod
+    def lock_key(fingerprint: str) -> str:
+        return "FPLOCK#" + hashlib.sha256(fingerprint.encode("utf-8")).hexdigest()
+
+    def _call(self, op: str, **kwargs: Any) -> Any:
+        """One DynamoDB call with errors mapped; ConditionalCheckFailed/TransactionCanceled are
+        re-raised as-is for the caller to interpret."""
+        if op != "transact_write_items":
+            kwargs = {"TableName": self.table, **kwargs}
+        try:
+            return getattr(self.ddb, op)(**kwargs)
+        except Exception as exc:
+            code = _error_code(exc)
+            if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+                raise
+            if code in ("AccessDeniedException", "UnrecognizedClientException"):
+                raise PermissionMissing(
+                    f"the function may not call dynamodb:{_api_name(op)} on the tickets table {self.table}",
+                    permission=f"dynamodb:{_api_name(op)}",
+                    resource=self.table,
+                ) from None
+            if code == "ResourceNotFoundException":
+                raise ConfigurationError(
+                    f"the tickets table {self.table} (or its index) does not exist",
+                    variable="OPSAGENT_TICKETS_TABLE",
+                ) from None
+            if code == "ValidationException":
+                raise ConfigurationError(
+                    f"the tickets table {self.table} does not have the expected keys/indexes ({code})",
+                    variable="OPSAGENT_TICKETS_TABLE",
+                ) from None
+            raise UpstreamUnavailable(
+                f"DynamoDB failed ({code or type(exc).__name__}) on the tickets table",
+                dependency="dynamodb:tickets",
+            ) from None
+
+    def _get(self, key: str) -> dict[str, Any] | None:
+        return self._call("get_item", Key={"ticket_id": {"S": key}}, ConsistentRead=True).get("Item")
+
+    def _ticket(self, item: dict[str, Any]) -> Ticket:
+        tid = _s(item, "ticket_id")
+        return Ticket(
+            id=tid,
+            url=self.url(tid),
+            status=_s(item, "status", "open"),
+            title=clip_chars(_s(item, "title"), MAX_SUMMARY_TITLE_CHARS),
+            severity=_s(item, "severity"),
+            service=_s(item, "service"),
+            created_at=_s(item, "created_at"),
+        )
+
+    def _ticket_item(self, ticket_id: str, request: TicketRequest, now: str) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "ticket_id": {"S": ticket_id},
+            "kind": {"S": "ticket"},
+            "title": {"S": request.title},
+            "description": {"S": request.description},
+            "severity": {"S": request.severity},
+            "service": {"S": request.service},
+            "status": {"S": "open"},
+            "created_at": {"S": now},
+            "updated_at": {"S": now},
+            "occurrences": {"N": "1"},
+            "comment_count": {"N": "0"},
+        }
+        if request.fingerprint:
+            item["fingerprint"] = {"S": request.fingerprint}
+        return item
+
+    # --- interface --------------------------------------------------------------------------------
+
+    def create(self, request: TicketRequest) -> Ticket:
+        if request.fingerprint:
+            # Through the lock, so a plain create cannot make a second open ticket either.
+            outcome = self._create_locked(request, recurrence_comment=None)
+            if outcome is None:
+                raise Conflict(
+                    "an open ticket with this fingerprint already exists", fingerprint=request.fingerprint
+                )
+            return outcome.ticket
+        now = _now()
+        for _ in range(3):
+            ticket_id = self.new_id()
+            try:
+                self._call(
+                    "put_item",
+                    Item=self._ticket_item(ticket_id, request, now),
+                    ConditionExpression="attribute_not_exists(ticket_id)",
+                )
+            except Exception as exc:
+                if _error_code(exc) == "ConditionalCheckFailedException":
+                    continue  # id collision: draw another
+                raise
+            return Ticket(
+                id=ticket_id,
+                url=self.url(ticket_id),
+                status="open",
+                title=request.title,
+                severity=request.severity,
+                service=request.service,
+                created_at=now,
+            )
+        raise Conflict("could not allocate a unique ticket id; try again")
+
+    def create_or_comment(self, request: TicketRequest, recurrence_comment: str) -> Outcome:
+        if not request.fingerprint:
+            return Outcome(ticket=self.create(request), deduplicated=False)
+        outcome = self._create_locked(request, recurrence_comment)
+        assert outcome is not None
+        return outcome
+
+    def _create_locked(self, request: TicketRequest, recurrence_comment: str | None) -> Outcome | None:
+        """Create under the fingerprint lock; when an open holder exists, comment on it (or return
+        None when ``recurrence_comment`` is None)."""
+        assert request.fingerprint
+        lock = self.lock_key(request.fingerprint)
+        for _ in range(LOCK_ATTEMPTS):
+            item = self._get(lock)
+            holder = _s(item, "holder") if item else ""
+            if holder:
+                current = self._get(holder)
+                if current and _s(current, "status") == "open":
+                    if recurrence_comment is None:
+                        return None
+                    ticket = self.comment(holder, recurrence_comment, occurrence=True)
+                    return Outcome(ticket=ticket, deduplicated=True)
+            now = _now()
+            ticket_id = self.new_id()
+            if item:  # stale lock: its holder is closed or gone; take it over if nobody else did
+                lock_op = {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": {"ticket_id": {"S": lock}},
+                        "UpdateExpression": "SET holder = :new, updated_at = :now",
+                        "ConditionExpression": "holder = :old",
+                        "ExpressionAttributeValues": {
+                            ":new": {"S": ticket_id},
+                            ":old": {"S": holder},
+                            ":now": {"S": now},
+                        },
+                    }
+                }
+            else:
+                lock_op = {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {
+                            "ticket_id": {"S": lock},
+                            "kind": {"S": "fplock"},
+                            "holder": {"S": ticket_id},
+                            "updated_at": {"S": now},
+                        },
+                        "ConditionExpression": "attribute_not_exists(ticket_id)",
+                    }
+                }
+            ticket_op = {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": self._ticket_item(ticket_id, request, now),
+                    "ConditionExpression": "attribute_not_exists(ticket_id)",
+                }
+            }
+            try:
+                self._call("transact_write_items", TransactItems=[lock_op, ticket_op])
+            except Exception as exc:
+                if _error_code(exc) in ("TransactionCanceledException", "ConditionalCheckFailedException"):
+                    continue  # lost the race (or an id collision): look again
+                raise
+            return Outcome(
+                ticket=Ticket(
+                    id=ticket_id,
+                    url=self.url(ticket_id),
+                    status="open",
+                    title=request.title,
+                    severity=request.severity,
+                    service=request.service,
+                    created_at=now,
+                ),
+                deduplicated=False,
+            )
+        raise Conflict("too much contention on this fingerprint; try again", fingerprint=request.fingerprint)
+
+    def comment(self, ticket_id: str, text: str, *, occurrence: bool = False) -> Ticket:
+        if "#" in ticket_id:
+            raise InvalidInput("ticket_id must be a ticket id like OPS-7KQ2MX", field="ticket_id")
+        now = _now()
+        update = "SET updated_at = :now ADD comment_count :one" + (", occurrences :one" if occurrence else "")
+        try:
+            result = self._call(
+                "update_item",
+                Key={"ticket_id": {"S": ticket_id}},
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(ticket_id) AND kind = :ticket",
+                ExpressionAttributeValues={
+                    ":now": {"S": now},
+                    ":one": {"N": "1"},
+                    ":ticket": {"S": "ticket"},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                raise NotFound(f"no ticket {ticket_id}", ticket_id=ticket_id) from None
+            raise
+        attrs = result["Attributes"]
+        seq = int(attrs["comment_count"]["N"])
+        self._call(
+            "put_item",
+            Item={
+                "ticket_id": {"S": f"{ticket_id}#C{seq:06d}"},
+                "kind": {"S": "comment"},
+                "parent": {"S": ticket_id},
+                "body": {"S": text},
+                "created_at": {"S": now},
+            },
+        )
+        return self._ticket(attrs)
+
+    def find(
+        self,
+        *,
+        fingerprint: str | None = None,
+        service: str | None = None,
+        open_only: bool = True,
+        limit: int = 10,
+    ) -> FindResult:
+        if not fingerprint and not service:
+            raise InvalidInput("give a service and/or a fingerprint to search for")
+        if fingerprint:
+            kwargs: dict[str, Any] = {
+                "IndexName": "by_fingerprint",
+                "KeyConditionExpression": "fingerprint = :k",
+                "ExpressionAttributeValues": {":k": {"S": fingerprint}},
+            }
+        else:
+            kwargs = {
+                "IndexName": "by_service",
+                "KeyConditionExpression": "service = :k",
+                "ExpressionAttributeValues": {":k": {"S": service}},
+                "ScanIndexForward": False,  # newest first
+            }
+        filters, names = [], {}
+        if open_only:
+            filters.append("#st = :open")
+            names["#st"] = "status"
+            kwargs["ExpressionAttributeValues"][":open"] = {"S": "open"}
+        if fingerprint and service:
+            filters.append("service = :svc")
+            kwargs["ExpressionAttributeValues"][":svc"] = {"S": service}
+        if filters:
+            kwargs["FilterExpression"] = " AND ".join(filters)
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        items: list[dict[str, Any]] = []
+        more = False
+        for page_no in range(MAX_PAGES):
+            kwargs["Limit"] = 100
+            page = self._call("query", **kwargs)
+            items.extend(page.get("Items", []))
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                break
+            if len(items) > limit and not fingerprint:
+                more = True  # by_service pages are newest first: what we have is what we show
+                break
+            if page_no == MAX_PAGES - 1:
+                more = True
+            kwargs["ExclusiveStartKey"] = last
+        items = [i for i in items if _s(i, "kind", "ticket") == "ticket"]
+        items.sort(key=lambda i: _s(i, "created_at"), reverse=True)
+        if len(items) > limit:
+            more = True
+        return FindResult(tickets=[self._ticket(i) for i in items[:limit]], more=more)
+
+    # --- beyond the action group (humans, CLI, drill) -------------------------------------------
+
+    def get(self, ticket_id: str) -> Ticket:
+        item = self._get(ticket_id)
+        if not item or _s(item, "kind") != "ticket":
+            raise NotFound(f"no ticket {ticket_id}", ticket_id=ticket_id)
+        return self._ticket(item)
+
+    def comments(self, ticket_id: str) -> list[str]:
+        item = self._get(ticket_id)
+        if not item:
+            raise NotFound(f"no ticket {ticket_id}", ticket_id=ticket_id)
+        count = int(item.get("comment_count", {}).get("N", "0"))
+        bodies = []
+        for seq in range(1, count + 1):
+            comment = self._get(f"{ticket_id}#C{seq:06d}")
+            if comment:
+                bodies.append(_s(comment, "body"))
+        return bodies
+
+    def close(self, ticket_id: str) -> Ticket:
+        """Mark the ticket closed and release its fingerprint lock (a later create with the same
+        fingerprint opens a new ticket)."""
+        try:
+            result = self._call(
+                "update_item",
+                Key={"ticket_id": {"S": ticket_id}},
+                UpdateExpression="SET #st = :closed, updated_at = :now",
+                ConditionExpression="attribute_exists(ticket_id) AND kind = :ticket",
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues={
+                    ":closed": {"S": "closed"},
+                    ":now": {"S": _now()},
+                    ":ticket": {"S": "ticket"},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                raise NotFound(f"no ticket {ticket_id}", ticket_id=ticket_id) from None
+            raise
+        attrs = result["Attributes"]
+        fingerprint = _s(attrs, "fingerprint")
+        if fingerprint:
+            try:
+                self._call(
+                    "delete_item",
+                    Key={"ticket_id": {"S": self.lock_key(fingerprint)}},
+                    ConditionExpression="holder = :me",
+                    ExpressionAttributeValues={":me": {"S": ticket_id}},
+                )
+            except Exception as exc:
+                if _error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                # the lock already points at another ticket: nothing to release
+        return self._ticket(attrs)
+
+
+def _api_name(op: str) -> str:
+    return "".join(part.capitalize() for part in op.split("_"))
+
+
+def create_table(table_name: str, *, dynamodb: Any = None) -> None:
+    """Create the tickets table with the contract's keys (tests, the offline drill; infra creates
+    the real one)."""
+    from opsagent.aws import client
+
+    ddb = dynamodb or client("dynamodb")
+    ddb.create_table(
+        TableName=table_name,
+        KeySchema=[{"AttributeName": "ticket_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "ticket_id", "AttributeType": "S"},
+            {"AttributeName": "fingerprint", "AttributeType": "S"},
+            {"AttributeName": "service", "AttributeType": "S"},
+            {"AttributeName": "created_at", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_fingerprint",
+                "KeySchema": [{"AttributeName": "fingerprint", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": "by_service",
+                "KeySchema": [
+                    {"AttributeName": "service", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
