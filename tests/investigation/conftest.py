@@ -37,7 +37,7 @@ class FakeTickets:
     def comment(self, ticket_id: str, text: str, ctx: CallContext) -> None:
         self.comments.append((ticket_id, text))
 
-    def is_open(self, ticket_id: str) -> bool | None:
+    def is_open(self, ticket_id: str, fingerprint: str, ctx: CallContext) -> bool | None:
         return ticket_id not in self.closed
 
 

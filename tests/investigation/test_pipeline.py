@@ -70,7 +70,7 @@ def test_each_alarm_variant_is_investigated_without_a_model(tables, alarm, setti
     ops = dispatch.operations()
     assert ops[:2] == ["queryMetric", "listPods"]
     pods_event = dispatch.events[1]
-    assert {"name": "selector", "type": "string", "value": "app=checkout"} in pods_event["parameters"]
+    assert {"name": "workload", "type": "string", "value": "checkout"} in pods_event["parameters"]
     assert pods_event["sessionAttributes"] == {"incident_id": out.incident_id, "trigger": "alarm"}
     trail = AuditTrail(AUDIT_TABLE).for_incident(out.incident_id)
     assert trail[-1].operation == "investigateAlarm" and trail[-1].decision == "recorded"
@@ -167,4 +167,4 @@ def test_a_failing_tool_is_evidence_not_a_crash(tables, alarm, settings_factory)
     report, _ = deps.tickets.created[0]
     assert out.status == "investigated"
     assert all(t.status == 500 for t in report.tool_calls)
-    assert any("failed" in g for g in report.gaps)
+    assert any("answered 500" in g and "kube api down" in g for g in report.gaps)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from opsagent.investigation.alarm import AlarmFacts
-from opsagent.investigation.analysis import analyze
+from opsagent.investigation.analysis import analyze, next_steps
 from opsagent.investigation.config import TriggerSettings
 from opsagent.investigation.operations import OperationRunner, ToolResult, spec_for_route
 from opsagent.investigation.rca import ActionTaken, Finding, ProbableCause, Proposal, RcaReport, Usage
@@ -277,6 +277,7 @@ def investigate_with_agent(
         for f in data.get("findings", [])
         if isinstance(f, dict) and f.get("summary")
     ][:15]
+    next_steps_list: list[str] = []
     confidence = str(data.get("confidence", "")).lower()
     if data.get("probable_cause"):
         cause = ProbableCause(
@@ -287,6 +288,7 @@ def investigate_with_agent(
     else:
         # No structured block: keep the answer, and let the deterministic analysis speak for the evidence.
         auto_findings, cause, _ = analyze(facts, results)
+        next_steps_list = next_steps(facts, cause.category)
         cause = cause.model_copy(
             update={
                 "summary": f"(from the evidence; the agent gave no structured answer) {cause.summary}"[:1000]
@@ -316,6 +318,7 @@ def investigate_with_agent(
         actions_taken=actions,
         proposals=proposals,
         gaps=gaps,
+        next_steps=next_steps_list,
         usage=usage,
         session_id=runner.ctx.session_id,
     )

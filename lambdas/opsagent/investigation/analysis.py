@@ -57,8 +57,17 @@ class Signals(BaseModel):
 
     reasons: dict[str, list[str]] = Field(default_factory=dict, description="reason token -> refs")
     subjects: dict[str, list[str]] = Field(default_factory=dict, description="reason -> pod/object names")
-    max_restarts: int = 0
+    max_restarts: int = Field(default=0, description="Most restarts of one pod/container")
+    total_restarts: int = Field(default=0, description="restarts_total reported by listPods")
     restart_refs: list[str] = Field(default_factory=list)
+    pods_total: int | None = None
+    pods_ready: int | None = None
+    pods_refs: list[str] = Field(default_factory=list)
+    deployment: dict[str, Any] = Field(default_factory=dict, description="spec/ready/unavailable/rollout/hpa")
+    deployment_refs: list[str] = Field(default_factory=list)
+    metrics: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="metric name -> summary + ref"
+    )
     images: dict[str, list[str]] = Field(default_factory=dict, description="image -> refs")
     log_hits: dict[str, list[str]] = Field(default_factory=dict)
     metric_last: float | None = None
@@ -134,7 +143,9 @@ def collect_signals(results: Iterable[ToolResult]) -> Signals:
             for key, v in node.items():
                 low = key.lower()
                 if "restart" in low and isinstance(v, int) and not isinstance(v, bool) and v > 0:
-                    if v > sig.max_restarts:
+                    if "total" in low:
+                        sig.total_restarts = max(sig.total_restarts, v)
+                    elif v > sig.max_restarts:
                         sig.max_restarts = v
                     if ref not in sig.restart_refs:
                         sig.restart_refs.append(ref)
@@ -143,13 +154,35 @@ def collect_signals(results: Iterable[ToolResult]) -> Signals:
 
         if isinstance(body, dict | list):
             _walk(body, visit)
-        if res.operation == "queryMetric" and isinstance(body, dict):
+        if not isinstance(body, dict):
+            continue
+        if res.operation == "queryMetric":
             summary = body.get("summary") if isinstance(body.get("summary"), dict) else {}
             last, peak = summary.get("last"), summary.get("max")
+            name = str((body.get("metric") or {}).get("metric_name", ""))
             if isinstance(last, int | float):
                 sig.metric_last = float(last)
                 sig.metric_max = float(peak) if isinstance(peak, int | float) else None
                 sig.metric_refs.append(res.ref)
+                sig.metrics[name] = {**summary, "ref": res.ref}
+        elif res.operation == "listPods" and isinstance(body.get("pods_total"), int):
+            sig.pods_total, sig.pods_ready = body["pods_total"], body.get("ready")
+            sig.pods_refs.append(res.ref)
+        elif res.operation == "getDeployment" and isinstance(body.get("replicas"), dict):
+            r, rollout = body["replicas"], body.get("rollout") or {}
+            hpa = body.get("hpa") if isinstance(body.get("hpa"), dict) else None
+            dep_images = [c.get("image", "") for c in body.get("containers", []) if isinstance(c, dict)]
+            sig.deployment = {
+                "spec": r.get("spec"),
+                "ready": r.get("ready"),
+                "unavailable": r.get("unavailable"),
+                "rollout": rollout.get("status"),
+                "revision": rollout.get("revision"),
+                "hpa": hpa,
+                "images": [i for i in dep_images if i],
+                "allowed_range": (body.get("scaling") or {}).get("allowed_range"),
+            }
+            sig.deployment_refs.append(res.ref)
     # A pod is named in a list/describe *and* its parent object; keep the most specific names.
     sig.reasons = dict(reasons)
     sig.subjects = {
@@ -157,6 +190,19 @@ def collect_signals(results: Iterable[ToolResult]) -> Signals:
     }
     sig.images = dict(images)
     return sig
+
+
+def short_image(image: str) -> str:
+    """``123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/catalog:2.3.1-rc1`` -> ``catalog:2.3.1-rc1``."""
+    return image.rsplit("/", 1)[-1]
+
+
+def _dedup(refs: list[str]) -> list[str]:
+    out: list[str] = []
+    for r in refs:
+        if r not in out:
+            out.append(r)
+    return out
 
 
 def _who(sig: Signals, *reasons: str) -> str:
@@ -200,10 +246,15 @@ def analyze(facts: AlarmFacts, results: list[ToolResult]) -> tuple[list[Finding]
                 signal="CrashLoopBackOff",
             )
         )
-    if sig.max_restarts:
+    if sig.max_restarts or sig.total_restarts:
+        parts = []
+        if sig.total_restarts:
+            parts.append(f"{sig.total_restarts} restarts in total")
+        if sig.max_restarts:
+            parts.append(f"up to {sig.max_restarts} in one pod")
         findings.append(
             Finding(
-                summary=f"Containers restarted (up to {sig.max_restarts} restarts)",
+                summary=f"Containers restarted ({', '.join(parts)})",
                 evidence=sig.restart_refs,
                 signal="Restarts",
             )
@@ -218,8 +269,48 @@ def analyze(facts: AlarmFacts, results: list[ToolResult]) -> tuple[list[Finding]
             findings.append(
                 Finding(summary=f"{reason}{_who(sig, reason)}", evidence=sig.refs(reason), signal=reason)
             )
+    dep = sig.deployment
+    if dep:
+        hpa = dep.get("hpa")
+        hpa_text = (
+            f"HPA {hpa.get('min_replicas')}-{hpa.get('max_replicas')} (current {hpa.get('current_replicas')})"
+            if hpa
+            else "no HPA"
+        )
+        findings.append(
+            Finding(
+                summary=f"Deployment {facts.workload.name}: {dep.get('ready')}/{dep.get('spec')} replicas "
+                f"ready, rollout {dep.get('rollout')} (revision {dep.get('revision')}), {hpa_text}",
+                evidence=sig.deployment_refs,
+                signal="deployment",
+            )
+        )
+    healthy = (
+        sig.pods_total
+        and sig.pods_ready == sig.pods_total
+        and not sig.total_restarts
+        and not sig.has("CrashLoopBackOff", "OOMKilled", "ImagePullBackOff", "ErrImagePull")
+    )
+    if healthy:
+        findings.append(
+            Finding(
+                summary=f"All {sig.pods_total} pods are Running and Ready with no restarts (no crash)",
+                evidence=sig.pods_refs,
+                signal="pods_healthy",
+            )
+        )
+    for name, summary in sig.metrics.items():
+        if _CPU.search(name) and name != facts.metric_name:
+            findings.append(
+                Finding(
+                    summary=f"{name}: last {summary.get('last'):g}, max {summary.get('max'):g}, "
+                    f"trend {summary.get('trend')}",
+                    evidence=[summary["ref"]],
+                    signal="cpu_metric",
+                )
+            )
     if len(sig.images) > 1:
-        listed = ", ".join(sorted(sig.images)[:4])
+        listed = ", ".join(short_image(i) for i in sorted(sig.images)[:4])
         refs = sorted({r for v in sig.images.values() for r in v})
         findings.append(Finding(summary=f"More than one image in play (rollout?): {listed}", evidence=refs))
     for hit, refs in sig.log_hits.items():
@@ -231,8 +322,11 @@ def analyze(facts: AlarmFacts, results: list[ToolResult]) -> tuple[list[Finding]
         findings.append(Finding(summary=f"Logs show {label}", evidence=refs, signal=f"logs:{hit}"))
 
     cause = _cause(facts, sig)
-    if sig.failed_calls:
-        gaps.append(f"Tool calls failed: {', '.join(sig.failed_calls)} (see their bodies in the evidence)")
+    for res in results:
+        if res.ref in sig.failed_calls:
+            body = res.body()
+            msg = body.get("message", "") if isinstance(body, dict) else res.text
+            gaps.append(f"{res.ref} {res.operation} answered {res.status}: {str(msg)[:160]}")
     if not facts.workload.known:
         gaps.append(
             "The alarm's dimensions do not name a Kubernetes workload (configure OPSAGENT_TRIGGER.workloads)"
@@ -264,25 +358,41 @@ def _alarm_finding(facts: AlarmFacts) -> Finding | None:
 
 def _cause(facts: AlarmFacts, sig: Signals) -> ProbableCause:
     who = facts.workload.label()
+    dep = sig.deployment
     if sig.has("ImagePullBackOff", "ErrImagePull", "InvalidImageName"):
         keys = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName")
-        images = ", ".join(sorted(sig.images)[:3])
+        images = [short_image(i) for i in (dep.get("images") or sorted(sig.images))][:2]
+        names = sig.names(*keys)
+        where = (
+            f" (revision {dep['revision']}, {', '.join(images)})" if dep.get("revision") and images else ""
+        )
+        stalled = ""
+        if dep.get("rollout") in ("stalled", "progressing") or sig.has("ProgressDeadlineExceeded"):
+            stalled = "; the rollout is stuck"
+            if dep.get("unavailable"):
+                stalled += f" with {dep['unavailable']} replica(s) unavailable"
         return ProbableCause(
-            summary=f"Bad image in the latest rollout of {who}: new pods cannot pull their image "
-            f"(ImagePullBackOff) so the new ReplicaSet never becomes ready"
-            + (f"; images seen: {images}" if images else ""),
+            summary=f"Bad image in the latest rollout of {who}{where}: "
+            f"{len(names) or 'the'} new pod(s) cannot pull it (ImagePullBackOff){stalled}; "
+            "the previous ReplicaSet keeps serving at reduced capacity",
             confidence="high",
             category="bad_image",
-            evidence=sig.refs(*keys),
+            evidence=_dedup(sig.refs(*keys, "ProgressDeadlineExceeded") + sig.deployment_refs),
         )
     if sig.has("OOMKilled"):
-        looping = sig.has("CrashLoopBackOff") or sig.max_restarts > 0
+        looping = sig.has("CrashLoopBackOff") or sig.max_restarts > 0 or sig.total_restarts > 0
+        restarts = sig.total_restarts or sig.max_restarts
         return ProbableCause(
             summary=f"Containers of {who} exceed their memory limit and are OOMKilled"
-            + (f", restarting in a crash loop ({sig.max_restarts} restarts)" if looping else ""),
+            + (f", restarting in a crash loop ({restarts} restarts)" if looping else "")
+            + ("; the logs confirm out-of-memory" if sig.log_hits.get("out_of_memory") else ""),
             confidence="high" if looping else "medium",
             category="oom",
-            evidence=sig.refs("OOMKilled", "CrashLoopBackOff") + sig.restart_refs,
+            evidence=_dedup(
+                sig.refs("OOMKilled", "CrashLoopBackOff")
+                + sig.restart_refs
+                + sig.log_hits.get("out_of_memory", [])
+            ),
         )
     if sig.has("CreateContainerConfigError"):
         return ProbableCause(
@@ -297,7 +407,7 @@ def _cause(facts: AlarmFacts, sig: Signals) -> ProbableCause:
             summary=f"Containers of {who} crash on start (CrashLoopBackOff); the logs hold the reason",
             confidence="medium",
             category="crashloop",
-            evidence=sig.refs("CrashLoopBackOff") + sig.log_hits.get("panic", []),
+            evidence=_dedup(sig.refs("CrashLoopBackOff") + sig.log_hits.get("panic", [])),
         )
     if sig.has("FailedScheduling", "Unschedulable"):
         return ProbableCause(
@@ -308,18 +418,39 @@ def _cause(facts: AlarmFacts, sig: Signals) -> ProbableCause:
         )
     metric_text = f"{facts.metric_name or ''} {facts.alarm_name} {facts.description or ''}"
     if _CPU.search(metric_text):
-        latest = sig.metric_last if sig.metric_last is not None else (facts.recent_datapoints or [None])[-1]
+        cpu = {k: v for k, v in sig.metrics.items() if _CPU.search(k)}
+        alarm_metric = sig.metrics.get(facts.metric_name or "")
+        latest = alarm_metric["last"] if alarm_metric else None
+        if latest is None and facts.recent_datapoints:
+            latest = facts.recent_datapoints[-1]
+        if latest is None:
+            latest = max((v["last"] for v in cpu.values()), default=None)
         above = latest is not None and (facts.threshold is None or latest > facts.threshold)
         if above:
+            healthy = bool(sig.pods_total) and sig.pods_ready == sig.pods_total and not sig.total_restarts
+            no_autoscaling = bool(dep) and not dep.get("hpa")
+            hpa = dep.get("hpa") or {}
+            hpa_at_max = bool(hpa) and hpa.get("current_replicas") == hpa.get("max_replicas")
             level = f"{latest:g}" + (
                 f" (threshold {facts.threshold:g})" if facts.threshold is not None else ""
             )
+            over_limit = next((v["last"] for k, v in cpu.items() if "limit" in k), None)
+            if over_limit is not None:
+                level += f", {over_limit:g}% of the pod CPU limit,"
+            capacity = ""
+            if no_autoscaling and dep.get("spec"):
+                capacity = f"; no HPA, so capacity stays at {dep['spec']} replicas"
+            elif hpa_at_max:
+                capacity = f"; the HPA is at its maximum ({hpa.get('max_replicas')})"
+            corroborated = healthy and (no_autoscaling or hpa_at_max) and len(cpu) >= 1
             return ProbableCause(
-                summary=f"CPU saturation on {who}: CPU at {level} while pods run without crashing; "
-                "load exceeds the current replicas' capacity",
-                confidence="medium" if sig.metric_refs else "low",
+                summary=f"CPU saturation on {who}: CPU at {level} while all pods run without crashing; "
+                f"load exceeds the current replicas' capacity{capacity}",
+                confidence="high" if corroborated else ("medium" if cpu else "low"),
                 category="cpu_saturation",
-                evidence=["ALARM", *sig.metric_refs],
+                evidence=_dedup(
+                    ["ALARM", *(v["ref"] for v in cpu.values()), *sig.pods_refs, *sig.deployment_refs]
+                ),
             )
     return ProbableCause(
         summary=f"{facts.alarm_name} fired but the evidence gathered shows no pod-level fault on {who}",
@@ -327,6 +458,35 @@ def _cause(facts: AlarmFacts, sig: Signals) -> ProbableCause:
         category=None,
         evidence=["ALARM"],
     )
+
+
+NEXT_STEPS = {
+    "bad_image": [
+        "Roll back: kubectl rollout undo deployment/{workload} -n {namespace} (or deploy a tag that exists)",
+        "Check the tag/digest exists in the registry for this region and that nodes may pull it",
+    ],
+    "oom": [
+        "Raise the container memory limit or fix the leak (owning team; scaling out does not help a leak)",
+        "Compare memory per pod with the limit over the last hours (pod_memory_utilization_over_pod_limit)",
+    ],
+    "config_error": ["Create the missing ConfigMap/Secret (or key) named in the pod events, then restart"],
+    "crashloop": [
+        "Read the previous container's logs for the start-up error; roll back if a release caused it"
+    ],
+    "scheduling": ["Add node capacity or relax the pod's constraints (requests, affinity, taints)"],
+    "cpu_saturation": [
+        "Scale out within the policy (see the proposal) or enable an HPA; then watch CPU and latency",
+        "If a release made a code path hotter, compare with the previous revision",
+    ],
+}
+
+
+def next_steps(facts: AlarmFacts, category: str | None) -> list[str]:
+    values = {
+        "workload": facts.workload.name or "<workload>",
+        "namespace": facts.workload.namespace or "<ns>",
+    }
+    return [step.format(**values) for step in NEXT_STEPS.get(category or "", [])]
 
 
 def results_seen(sig: Signals) -> bool:

@@ -68,7 +68,7 @@ class TicketSink(Protocol):
 
     def comment(self, ticket_id: str, text: str, ctx: CallContext) -> None: ...
 
-    def is_open(self, ticket_id: str) -> bool | None:
+    def is_open(self, ticket_id: str, fingerprint: str, ctx: CallContext) -> bool | None:
         """False when the ticket is known to be closed; None when unknown."""
 
 
@@ -103,42 +103,53 @@ def _severity(report: RcaReport) -> str:
 
 
 class DomainTickets:
-    """The tickets domain API (backend from ``OPSAGENT_TICKETS`` / ``OPSAGENT_TICKETS_TABLE``)."""
-
-    def __init__(self) -> None:
-        from opsagent.tickets import service  # lazy: backend modules are only needed here
-
-        self._svc = service
+    """The tickets domain API (:mod:`opsagent.tickets.service`; backend from ``OPSAGENT_TICKETS`` /
+    ``OPSAGENT_TICKETS_TABLE``). It audits createTicket / addTicketComment itself."""
 
     def create(self, report: RcaReport, ctx: CallContext) -> tuple[str, str, bool]:
-        from opsagent.tickets.models import TicketRequest
+        from opsagent.tickets import service
+        from opsagent.tickets.models import MAX_TEXT_BYTES, TicketRequest, clip_bytes
 
         request = TicketRequest(
             title=report.title(),
-            description=report.to_markdown(max_chars=TICKET_MAX_CHARS),
+            description=clip_bytes(report.to_markdown(max_chars=TICKET_MAX_CHARS), MAX_TEXT_BYTES - 64),
             severity=_severity(report),
             service=_service_name(report.alarm),
             fingerprint=report.alarm.fingerprint,
         )
-        result = self._svc.create_ticket(request, ctx)
+        result = service.create_ticket(ctx, request)
         return result.id, result.url, bool(result.deduplicated)
 
     def comment(self, ticket_id: str, text: str, ctx: CallContext) -> None:
-        self._svc.add_comment(ticket_id, text[:TICKET_MAX_CHARS], ctx)
+        from opsagent.tickets import service
+        from opsagent.tickets.models import MAX_TEXT_BYTES, clip_bytes
 
-    def is_open(self, ticket_id: str) -> bool | None:
-        getter = getattr(self._svc, "get_ticket", None)
-        if getter is None:
-            return None
+        service.add_comment(ctx, ticket_id, clip_bytes(text, MAX_TEXT_BYTES - 64))
+
+    def is_open(self, ticket_id: str, fingerprint: str, ctx: CallContext) -> bool | None:
+        from opsagent.tickets import service
+
         try:
-            return getter(ticket_id).status == "open"
+            found = service.search(ctx, fingerprint=fingerprint, include_closed=True, limit=25, audit=None)
         except Exception:
             return None
+        for ticket in found.tickets:
+            if ticket.id == ticket_id:
+                return ticket.status != "closed"
+        return None
+
+
+#: Process-wide observers of every investigation's stages (the drill prints from them):
+#: ``callback(stage, data)`` with stage in alarm | duplicate | coalesced | enriched | report.
+OBSERVERS: list[Callable[[str, dict], None]] = []
 
 
 def _progress(deps: Dependencies, stage: str, **data: Any) -> None:
-    if deps.on_progress:
-        deps.on_progress(stage, data)
+    for callback in [*OBSERVERS, *([deps.on_progress] if deps.on_progress else [])]:
+        try:
+            callback(stage, data)
+        except Exception:  # an observer must never break an investigation
+            log.exception("progress observer failed")
 
 
 def _describe_alarms_cloudwatch(names: list[str]) -> list[dict]:
@@ -221,7 +232,7 @@ def enrich(facts: AlarmFacts, runner: OperationRunner, settings: TriggerSettings
     if wl.namespace and wl.name:
         runner.run(
             "listPods",
-            {"namespace": wl.namespace, "selector": f"app={wl.name}"},
+            {"namespace": wl.namespace, "workload": wl.name},
             source="enrichment",
             why="The workload's pods: phase, readiness, restarts, problems",
         )
@@ -306,7 +317,7 @@ def _investigate_claimed(
     if (
         slot.role == "join"
         and slot.ticket_id
-        and tickets.is_open(slot.ticket_id) is False
+        and tickets.is_open(slot.ticket_id, facts.fingerprint, ctx) is False
         and store.replace_incident(facts, stale_incident_id=slot.incident_id, ttl_hours=cfg.dedup_ttl_hours)
     ):
         slot = IncidentSlot(role="lead", incident_id=facts.incident_id)

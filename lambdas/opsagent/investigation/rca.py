@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from opsagent.investigation.alarm import AlarmFacts
+from opsagent.investigation.evidence import key_evidence
 from opsagent.investigation.operations import ToolResult
 
 Confidence = Literal["high", "medium", "low", "unknown"]
@@ -63,6 +64,7 @@ class RunbookRef(BaseModel):
     id: str
     title: str = ""
     score: float | None = None
+    reasons: str | None = None
 
 
 class RcaReport(BaseModel):
@@ -81,6 +83,7 @@ class RcaReport(BaseModel):
     actions_taken: list[ActionTaken] = Field(default_factory=list)
     proposals: list[Proposal] = Field(default_factory=list)
     gaps: list[str] = Field(default_factory=list)
+    next_steps: list[str] = Field(default_factory=list, description="Manual follow-ups for a human")
     usage: Usage = Field(default_factory=Usage)
     session_id: str | None = None
     started_at: datetime | None = None
@@ -163,6 +166,9 @@ def render_markdown(report: RcaReport, *, max_chars: int = 12_000, excerpt_chars
         + (f" — {p.detail}" if p.detail else "")
         for p in report.proposals
     ] or ["- none"]
+    if report.next_steps:
+        body += ["", "### Recommended next steps (for a human)"]
+        body += [f"- {step}" for step in report.next_steps]
     body += ["", "### Gaps in the evidence"]
     body += [f"- {g}" for g in report.gaps] or ["- none noted"]
     if report.model_used:
@@ -178,6 +184,7 @@ def render_markdown(report: RcaReport, *, max_chars: int = 12_000, excerpt_chars
         ]
         if t.why:
             lines.append(f"_why: {_clip(t.why, 200)}_")
+        lines.append(f"Key evidence: {key_evidence(t)}")
         lines.append("```json\n" + _clip(t.text, excerpt_chars) + "\n```")
         blocks.append("\n".join(lines))
 
