@@ -19,7 +19,7 @@ Unknown                               65        ``status.phase`` Unknown (node l
 NotReady                              60        Running but not Ready (which containers)
 Evicted                               50        ``status.reason`` Evicted + ``status.message``
 Pending / ContainerCreating           45        Pending for another reason (still being created)
-HighRestarts                          30        >= 5 restarts, otherwise healthy now
+HighRestarts                          30        >= 5 restarts and a recorded last termination
 Terminating                           15        ``metadata.deletionTimestamp`` set
 ====================================  ========  ==========================================================
 """
@@ -350,10 +350,11 @@ def classify(pod: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
                 },
             )
         )
-    if restarts >= HIGH_RESTARTS:
-        # the container with most restarts tells the story
-        worst = max(status.get("containerStatuses") or [{}], key=lambda cs: _int(cs.get("restartCount")) or 0)
-        last = (worst.get("lastState") or {}).get("terminated") or {}
+    # the container with most restarts tells the story; a restart count without a recorded
+    # termination (the kubelet keeps the last one) is history, not a current problem
+    worst = max(status.get("containerStatuses") or [{}], key=lambda cs: _int(cs.get("restartCount")) or 0)
+    last = (worst.get("lastState") or {}).get("terminated") or {}
+    if restarts >= HIGH_RESTARTS and last:
         candidates.append(
             (
                 30,
