@@ -88,6 +88,20 @@ _CODE_REASONS = {
 }
 
 
+_STATUS_REASONS = {
+    400: "validation",
+    403: "access_denied",
+    404: "not_configured",
+    408: "timeout",
+    409: "throttling",
+    424: "dependency_failed",
+    429: "throttling",
+    502: "dependency_failed",
+    503: "internal",
+    504: "timeout",
+}
+
+
 class AgentUnavailable(OpsAgentError):
     """InvokeAgent failed at the call or mid-stream. ``reason`` is one of :data:`REASONS`."""
 
@@ -234,7 +248,8 @@ def unavailable_from(exc: BaseException) -> AgentUnavailable | None:
         err = response.get("Error") or {}
         code = str(err.get("Code") or "")
         message = str(err.get("Message") or "")[:500]
-        return _from_code(code, message)
+        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        return _from_code(code, message, status)
     name = type(exc).__name__
     if name in {"NoCredentialsError", "NoRegionError", "ProfileNotFound", "PartialCredentialsError"}:
         return AgentUnavailable(f"AWS client not configured: {exc}", reason="not_configured")
@@ -251,9 +266,11 @@ def _mapped(exc: Exception) -> Exception:
     return unavailable_from(exc) or exc
 
 
-def _from_code(code: str, message: str) -> AgentUnavailable:
+def _from_code(code: str, message: str, status: int | None = None) -> AgentUnavailable:
     key = code.lower().removesuffix("exception")
-    reason = _CODE_REASONS.get(key, "internal")
+    reason = _CODE_REASONS.get(key)
+    if reason is None:  # no (known) error code: go by the HTTP status
+        reason = _STATUS_REASONS.get(status or 0, "internal")
     return AgentUnavailable(f"{code}: {message}" if message else code, reason=reason, aws_code=code)
 
 
