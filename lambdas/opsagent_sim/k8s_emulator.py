@@ -13,8 +13,10 @@ an in-memory cluster built from a compact YAML scenario::
 Constructor: ``KubeEmulator(scenario=None, *, tls=False, token=<scenario auth.token>, eks_cluster=None,
 now=None)``. ``tls=True`` serves https with a throwaway CA (``kube.ca_file``); ``token`` requires
 ``Authorization: Bearer <token>``; ``eks_cluster`` accepts EKS tokens (``k8s-aws-v1.`` + presigned
-STS GetCallerIdentity with ``x-k8s-aws-id`` signed, X-Amz-Date within 15 minutes; the signature
-itself cannot be verified offline). Attributes and methods:
+STS GetCallerIdentity on a regional endpoint with ``x-k8s-aws-id`` signed, X-Amz-Date within 15
+minutes) and, given ``eks_secret_key`` (the fake AWS secret of the test), also verifies the SigV4
+signature with ``x-k8s-aws-id: <eks_cluster>``, as STS would for the real authenticator.
+Attributes and methods:
 
 * ``url``, ``ca_file``, ``env()`` (variables for the production client), ``state`` (a
   :class:`~opsagent_sim.k8s_model.ClusterState`: ``replicas(ns, name)``, ``deployment(ns, name)``,
@@ -243,7 +245,7 @@ class Fault:
 # ---- selectors ---------------------------------------------------------------------------------
 
 _SEL_SET = re.compile(r"\s*([^\s!=<>(),]+)\s+(in|notin)\s*\(([^()]*)\)\s*")
-_SEL_OP = re.compile(r"\s*([^\s!=<>(),]+)\s*(==|=|!=)\s*([^\s,()]*)\s*")
+_SEL_OP = re.compile(r"\s*([^\s!=<>(),]+)\s*(==|=|!=|<|>)\s*([^\s,()]*)\s*")
 _SEL_EXISTS = re.compile(r"\s*(!?)\s*([^\s!=<>(),]+)\s*")
 _LABEL_KEY = re.compile(
     r"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
@@ -279,6 +281,13 @@ def parse_label_selector(text: str) -> list[Callable[[dict[str, str]], bool]]:
         elif m := _SEL_OP.fullmatch(term):
             key, op, value = m.groups()
             _check_key(key, text)
+            if op in "<>":
+                if not re.fullmatch(r"-?[0-9]+", value):
+                    raise _bad_selector(
+                        text, f"for 'Gt', 'Lt' operators, the value must be an integer: {value!r}"
+                    )
+                preds.append(_compare(key, op, int(value)))
+                continue
             if not _LABEL_VAL.fullmatch(value) or len(value) > 63:
                 raise _bad_selector(text, f"invalid label value: {value!r}")
             if op == "!=":
@@ -295,6 +304,17 @@ def parse_label_selector(text: str) -> list[Callable[[dict[str, str]], bool]]:
         else:
             raise _bad_selector(text, f"unable to parse requirement: {term.strip()!r}")
     return preds
+
+
+def _compare(key: str, op: str, bound: int) -> Callable[[dict[str, str]], bool]:
+    def pred(labels: dict[str, str]) -> bool:
+        try:
+            value = int(labels[key])
+        except (KeyError, ValueError):
+            return False
+        return value > bound if op == ">" else value < bound
+
+    return pred
 
 
 def _check_key(key: str, text: str) -> None:
@@ -420,6 +440,7 @@ class KubeEmulator:
         tls: bool = False,
         token: str | None = None,
         eks_cluster: str | None = None,
+        eks_secret_key: str | None = None,
         now: datetime | None = None,
         host: str = "127.0.0.1",
     ) -> None:
@@ -428,6 +449,7 @@ class KubeEmulator:
         auth = self.scenario.get("auth") or {}
         self.token = token if token is not None else auth.get("token")
         self.eks_cluster = eks_cluster or auth.get("eks_cluster")
+        self.eks_secret_key = eks_secret_key
         self.user = str(auth.get("user") or "arn:aws:sts::123456789012:assumed-role/opsagent-lambda/opsagent")
         rbac = self.scenario.get("rbac") or {}
         self.deny_rules: list[dict[str, Any]] = [dict(r) for r in rbac.get("deny") or []]
@@ -566,7 +588,11 @@ class KubeEmulator:
             raise ApiError(401, "Unauthorized")
         if self.token and value == self.token:
             return
-        if self.eks_cluster and value.startswith("k8s-aws-v1.") and _valid_eks_token(value):
+        if (
+            self.eks_cluster
+            and value.startswith("k8s-aws-v1.")
+            and _valid_eks_token(value, self.eks_cluster, self.eks_secret_key)
+        ):
             return
         raise ApiError(401, "Unauthorized")
 
@@ -916,12 +942,59 @@ class KubeEmulator:
         return dep
 
 
-def _valid_eks_token(token: str) -> bool:
+def verify_sigv4_presigned_url(url: str, headers: dict[str, str], secret_key: str) -> bool:
+    """Check the SigV4 query signature of a presigned GET URL (what STS does for the
+    authenticator), given the values of the signed headers other than ``host``."""
+    import hashlib
+    import hmac
+    from urllib.parse import quote
+
+    parts = urlsplit(url)
+    pairs = parse_qs(parts.query, keep_blank_values=True)
+    query = {k: v[0] for k, v in pairs.items()}
+    signature = query.pop("X-Amz-Signature", "")
+    signed = query.get("X-Amz-SignedHeaders", "").split(";")
+    all_headers = {"host": parts.netloc, **{k.lower(): v for k, v in headers.items()}}
+    if any(h not in all_headers for h in signed):
+        return False
+    canonical_query = "&".join(
+        f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(query.items())
+    )
+    canonical_headers = "".join(f"{h}:{all_headers[h].strip()}\n" for h in signed)
+    canonical = "\n".join(
+        [
+            "GET",
+            parts.path or "/",
+            canonical_query,
+            canonical_headers,
+            ";".join(signed),
+            hashlib.sha256(b"").hexdigest(),
+        ]
+    )
+    try:
+        _, date, region, service, _ = query["X-Amz-Credential"].split("/")
+        amz_date = query["X-Amz-Date"]
+    except (KeyError, ValueError):
+        return False
+    scope = f"{date}/{region}/{service}/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = ("AWS4" + secret_key).encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature)
+
+
+def _valid_eks_token(token: str, cluster: str, secret_key: str | None) -> bool:
     from opsagent.k8s.auth import inspect_token
 
     try:
         info = inspect_token(token)
     except (ValueError, UnicodeDecodeError, binascii.Error):
+        return False
+    if secret_key is not None and not verify_sigv4_presigned_url(
+        info.url, {"x-k8s-aws-id": cluster}, secret_key
+    ):
         return False
     parts = urlsplit(info.url)
     query = {k.lower(): v[0] for k, v in parse_qs(parts.query).items()}

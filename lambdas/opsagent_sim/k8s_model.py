@@ -8,7 +8,9 @@ so the same scenario always yields the same objects (timestamps are relative to 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
+import json
 import random
 import re
 import threading
@@ -59,6 +61,7 @@ def api_version(resource: str) -> str:
     return f"{group}/{version}" if group else version
 
 
+@functools.lru_cache(maxsize=8192)
 def ts(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -285,8 +288,11 @@ class Builder:
             self.hpa(spec)
         for spec in self.data.get("events") or []:
             self.event_from_spec(spec)
-        for (ns, name), _ in list(self.state.objects["deployments"].items()):
-            refresh_deployment(self.state, ns, name)
+        grouped: dict[str, dict[str | None, list[dict[str, Any]]]] = {}
+        for ns, name in self.state.keys("deployments"):
+            if ns not in grouped:
+                grouped[ns] = pods_by_owner(self.state, ns)
+            refresh_deployment(self.state, ns, name, grouped[ns])
         return self.state
 
     def _generators(self) -> list[dict[str, Any]]:
@@ -810,6 +816,7 @@ def _container_id(*parts: Any) -> str:
     return "containerd://" + hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()
 
 
+@functools.lru_cache(maxsize=1024)
 def _image_id(image: str) -> str:
     repo = image.rsplit(":", 1)[0]
     return f"{repo}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
@@ -836,7 +843,7 @@ def make_pod(
     scheduled = state != "pending"
     ip = f"10.0.{32 + (index // 250) % 200}.{1 + index % 250}"
     spec: dict[str, Any] = {
-        "containers": copy.deepcopy(containers),
+        "containers": json.loads(json.dumps(containers)),
         "restartPolicy": "Always",
         "serviceAccountName": "default",
         "schedulerName": "default-scheduler",
@@ -1203,15 +1210,26 @@ def add_event(
 # ---- reconciliation after writes ------------------------------------------------------------------
 
 
-def refresh_deployment(state: ClusterState, ns: str, name: str) -> dict[str, Any]:
+def pods_by_owner(state: ClusterState, ns: str) -> dict[str | None, list[dict[str, Any]]]:
+    out: dict[str | None, list[dict[str, Any]]] = {}
+    for pod in state.list("pods", ns):
+        out.setdefault(_owner_name(pod), []).append(pod)
+    return out
+
+
+def refresh_deployment(
+    state: ClusterState, ns: str, name: str, by_owner: dict[str | None, list[dict[str, Any]]] | None = None
+) -> dict[str, Any]:
     """Recompute the status of a deployment and its ReplicaSets from their pods."""
     with state.lock:
         dep = state.deployment(ns, name)
         rss = state.replicasets_of(ns, name)
         total = ready = updated = 0
         current_rs = rss[-1] if rss else None
+        if by_owner is None:
+            by_owner = pods_by_owner(state, ns)
         for rs in rss:
-            pods = [p for p in state.list("pods", ns) if _owner_name(p) == rs["metadata"]["name"]]
+            pods = by_owner.get(rs["metadata"]["name"], [])
             live = [p for p in pods if p["status"].get("phase") not in ("Failed", "Succeeded")]
             rs_ready = sum(1 for p in live if _pod_ready(p))
             rs["status"] = {
@@ -1325,8 +1343,9 @@ def scale_deployment(state: ClusterState, ns: str, name: str, replicas: int) -> 
                     )
             elif len(pods) > want:
                 # Controllers delete unready pods first, then the youngest.
-                victims = sorted(pods, key=lambda p: (_pod_ready(p), p["metadata"]["creationTimestamp"]))
-                victims = sorted(victims[: len(pods) - want], key=lambda p: p["metadata"]["name"])
+                victims = sorted(pods, key=lambda p: p["metadata"]["creationTimestamp"], reverse=True)
+                victims.sort(key=_pod_ready)
+                victims = victims[: len(pods) - want]
                 for p in victims:
                     state.delete("pods", ns, p["metadata"]["name"])
                     state.delete("podmetrics", ns, p["metadata"]["name"])

@@ -166,9 +166,14 @@ class KubeClient:
                         return
                     remaining -= 1
                 yield item
-            cont = (page.get("metadata") or {}).get("continue")
-            if not cont:
+            next_cont = (page.get("metadata") or {}).get("continue")
+            if not next_cont:
                 return
+            if next_cont == cont:
+                raise UpstreamUnavailable(
+                    f"GET {path}: the API server returned the same continue token twice"
+                )
+            cont = next_cont
 
     def list_page(
         self,

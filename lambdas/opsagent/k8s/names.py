@@ -64,7 +64,7 @@ def _as_str(field: str, value: Any) -> str:
 
 def validate_namespace(value: Any, field: str = "namespace") -> str:
     """A namespace is an RFC 1123 label (at most 63 characters)."""
-    text = _as_str(field, value).strip()
+    text = _as_str(field, value).strip(" ")
     if len(text) > 63 or not _RFC1123_LABEL.fullmatch(text):
         raise _fail(field, value, "Kubernetes namespace", _LABEL_RULE, "rfc1123_label")
     return text
@@ -72,7 +72,7 @@ def validate_namespace(value: Any, field: str = "namespace") -> str:
 
 def validate_name(value: Any, field: str = "name") -> str:
     """Object names (pods, deployments, ...) are RFC 1123 subdomains (at most 253 characters)."""
-    text = _as_str(field, value).strip()
+    text = _as_str(field, value).strip(" ")
     if len(text) > 253 or not _RFC1123_SUBDOMAIN.fullmatch(text):
         raise _fail(field, value, "Kubernetes object name", _SUBDOMAIN_RULE, "rfc1123_subdomain")
     return text
@@ -80,7 +80,7 @@ def validate_name(value: Any, field: str = "name") -> str:
 
 def validate_container_name(value: Any, field: str = "container") -> str:
     """Container names are RFC 1123 labels (at most 63 characters)."""
-    text = _as_str(field, value).strip()
+    text = _as_str(field, value).strip(" ")
     if len(text) > 63 or not _RFC1123_LABEL.fullmatch(text):
         raise _fail(field, value, "container name", _LABEL_RULE, "rfc1123_label")
     return text
@@ -182,7 +182,7 @@ def validate_field_selector(value: Any, field: str = "field_selector") -> str:
     if len(terms) > MAX_SELECTOR_TERMS:
         raise _fail(field, value, "field selector", _FIELD_SELECTOR_RULE, "field_selector")
     for term in terms:
-        match = re.fullmatch(r"\s*([^\s=!]+)\s*(==|=|!=)\s*(\S*)\s*", term, re.ASCII)
+        match = re.fullmatch(r" *([^\s=!]+) *(==|=|!=) *(\S*) *", term, re.ASCII)
         if not (
             match
             and _FIELD_KEY.fullmatch(match.group(1))
