@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -50,6 +51,21 @@ def basic_auth(user: str, password: str) -> str:
     return f"Basic {token}"
 
 
+def _client():
+    from opsagent.aws import client
+
+    return client("secretsmanager")
+
+
+def _quiet_wire_logs() -> None:
+    """botocore logs every response body at DEBUG ("Response body: ...SecretString..."), so a
+    function run with DEBUG logging (e.g. Lambda's AWS_LAMBDA_LOG_LEVEL=DEBUG) would print the
+    credential. Keep that one wire logger at INFO or above."""
+    wire = logging.getLogger("botocore.parsers")
+    if wire.level < logging.INFO:
+        wire.setLevel(logging.INFO)
+
+
 def reset_secret_cache() -> None:
     """Forget cached secrets (tests; a rotated secret is picked up after the TTL or on a 401)."""
     with _lock:
@@ -73,10 +89,9 @@ def get_secret_json(
         if hit and now - hit[0] < ttl_seconds:
             return hit[1], True
 
-    from opsagent.aws import client
-
+    _quiet_wire_logs()
     try:
-        response = client("secretsmanager").get_secret_value(SecretId=secret_arn)
+        response = _client().get_secret_value(SecretId=secret_arn)
     except Exception as exc:  # botocore ClientError / connection errors (imported lazily)
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
         if code in ("AccessDeniedException", "AccessDenied"):
