@@ -1,0 +1,18 @@
+"""OpsAgent infrastructure: a CDKTF (Python) app that synthesizes plain Terraform JSON.
+
+Layout (one module per concern, in the spirit of aws-ia/terraform-aws-bedrock):
+
+* ``config``      - the typed per-environment configuration (``infra/environments/<env>.yaml``)
+* ``packaging``   - reproducible Lambda zips (``infra/build.py`` / ``make build``)
+* ``naming``      - resource names derived from the name prefix
+* ``iam``         - policy-document helpers and the least-privilege Lambda role
+* ``constructs/`` - ``EncryptionKey``, ``Tables``, ``OpsAgentFunction``, ``ActionGroup``,
+  ``AgentGuardrail``, ``Agent`` (+ alias release mechanism), ``EksAccess``, ``AlarmTrigger``
+* ``stack``       - ``OpsAgentStack`` wiring it all together, plus outputs and backend
+* ``policy_scan`` - the offline IAM policy analyzer run over the synthesized ``cdk.tf.json``
+"""
+
+from pathlib import Path
+
+INFRA_DIR = Path(__file__).resolve().parent.parent
+REPO_ROOT = INFRA_DIR.parent

@@ -1,0 +1,383 @@
+"""One typed configuration per environment: ``infra/environments/<env>.yaml``.
+
+``load_config()`` picks the file from ``ENV`` (default ``dev``), validates it completely before a
+single construct is created and raises :class:`ConfigError` listing every problem as
+``<file>: <field path>: <problem>``. The scaling policy and the ticket backend are validated with
+the very models the Lambdas use at run time (``opsagent.scaling.policy.ScalingPolicy`` and
+``opsagent.tickets.config``), so a value that synthesizes is a value the functions accept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from opsagent_infra import INFRA_DIR, REPO_ROOT
+
+ENVIRONMENTS_DIR = INFRA_DIR / "environments"
+DEFAULT_ENV = "dev"
+
+# CloudWatch Logs accepts only these retention values.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+# Geography prefixes of system-defined cross-region inference profiles (us.anthropic..., eu..., global...).
+_PROFILE_PREFIX = re.compile(r"^(us|eu|apac|global|us-gov|ca|jp|au)\.")
+_FOUNDATION_MODEL_ARN = re.compile(
+    r"^arn:aws[a-z-]*:bedrock:([a-z0-9-]+|\*)::foundation-model/[A-Za-z0-9.:_-]+$"
+)
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+class ConfigError(Exception):
+    """Invalid environment configuration; ``problems`` holds one line per bad field."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__(f"invalid configuration in {source}:\n  " + "\n  ".join(problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EksConfig(_Strict):
+    cluster_name: str = Field(pattern=r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$", description="EKS cluster name")
+    allowed_namespaces: list[str] = Field(
+        min_length=1,
+        max_length=50,
+        description="Namespaces the functions may read (EKS access scope) and where the scaler RBAC is bound",
+    )
+
+    @field_validator("allowed_namespaces")
+    @classmethod
+    def _namespaces(cls, value: list[str]) -> list[str]:
+        bad = [ns for ns in value if not _NAMESPACE.match(ns)]
+        if bad:
+            raise ValueError(f"not valid namespace names (RFC 1123 labels, no wildcards): {bad}")
+        if len(set(value)) != len(value):
+            raise ValueError("duplicate namespaces")
+        return value
+
+
+class ModelConfig(_Strict):
+    """A foundation-model id, or an inference-profile id plus the model ARNs it routes to (the agent
+    role needs InvokeModel on the profile *and* on every underlying model)."""
+
+    id: str = Field(min_length=3, max_length=200, pattern=r"^[A-Za-z0-9.:_/-]+$")
+    kind: Literal["foundation_model", "inference_profile"] | None = Field(
+        default=None, description="Derived from the id when omitted: a geo prefix (us., eu., ...) = profile"
+    )
+    underlying_model_arns: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _kind(self) -> ModelConfig:
+        kind = self.kind or ("inference_profile" if _PROFILE_PREFIX.match(self.id) else "foundation_model")
+        object.__setattr__(self, "kind", kind)
+        if kind == "inference_profile":
+            if not self.underlying_model_arns:
+                raise ValueError(
+                    "an inference profile needs underlying_model_arns (the foundation-model ARNs it "
+                    "routes to, e.g. arn:aws:bedrock:us-east-1::foundation-model/<model id>)"
+                )
+            bad = [a for a in self.underlying_model_arns if not _FOUNDATION_MODEL_ARN.match(a)]
+            if bad:
+                raise ValueError(f"not foundation-model ARNs: {bad}")
+        elif self.underlying_model_arns:
+            raise ValueError("underlying_model_arns only applies to an inference profile")
+        return self
+
+    @property
+    def is_profile(self) -> bool:
+        return self.kind == "inference_profile"
+
+
+class FunctionSettings(_Strict):
+    memory_mb: int = Field(default=512, ge=128, le=10240)
+    timeout_seconds: int = Field(default=30, ge=3, le=900)
+    reserved_concurrency: int = Field(default=5, ge=1, le=1000)
+
+
+class LambdaConfig(_Strict):
+    defaults: FunctionSettings = FunctionSettings()
+    overrides: dict[Literal["pods", "metrics", "scaling", "tickets", "trigger"], FunctionSettings] = Field(
+        default_factory=dict
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    def for_function(self, name: str) -> FunctionSettings:
+        return self.overrides.get(name, self.defaults)  # type: ignore[call-overload]
+
+
+class TriggerConfig(_Strict):
+    """The alarm trigger. ``alarm_name_prefix`` and the retry settings shape the EventBridge rule and
+    target (infra only); ``mutation_mode`` + ``settings`` become ``OPSAGENT_TRIGGER``, validated with
+    the trigger's own model (``opsagent.investigation.config.TriggerConfig``)."""
+
+    enabled: bool = True
+    alarm_name_prefix: str | None = Field(default=None, min_length=1, max_length=200)
+    mutation_mode: Literal["propose", "confirm"] = Field(
+        default="propose",
+        description="propose: the investigation only proposes mutations; confirm: listed operations are "
+        "confirmed (still within the scaling policy)",
+    )
+    settings: dict[str, Any] = Field(default_factory=dict, description="Other OPSAGENT_TRIGGER fields")
+    maximum_retry_attempts: int = Field(default=4, ge=0, le=185, description="EventBridge target retries")
+    maximum_event_age_seconds: int = Field(default=3600, ge=60, le=86400)
+
+    @model_validator(mode="after")
+    def _settings(self) -> TriggerConfig:
+        if "mutation_mode" in self.settings:
+            raise ValueError("set mutation_mode at trigger.mutation_mode, not in trigger.settings")
+        validate_trigger(self.document)
+        return self
+
+    @property
+    def document(self) -> dict[str, Any]:
+        return {"mutation_mode": self.mutation_mode, **self.settings}
+
+
+class KnowledgeBaseConfig(_Strict):
+    enabled: bool = False
+    knowledge_base_id: str | None = Field(default=None, pattern=r"^[0-9a-zA-Z]{10}$")
+    description: str = Field(
+        default="Runbooks for EKS incidents: symptoms, diagnostic steps (action-group calls) and "
+        "safe remedies.",
+        min_length=1,
+        max_length=200,
+    )
+
+    @model_validator(mode="after")
+    def _id_when_enabled(self) -> KnowledgeBaseConfig:
+        if self.enabled and not self.knowledge_base_id:
+            raise ValueError("knowledge_base_id is required when the knowledge base is enabled")
+        return self
+
+
+class AgentConfig(_Strict):
+    instruction_file: str = Field(default="prompts/agent-instruction-v1.md", description="relative to infra/")
+    idle_session_ttl_seconds: int = Field(default=900, ge=60, le=5400)
+    alias_name: str = Field(default="live", pattern=r"^([0-9a-zA-Z][_-]?){1,100}$")
+
+
+class DataConfig(_Strict):
+    deletion_protection: bool = True
+    kms_deletion_window_days: int = Field(default=30, ge=7, le=30)
+
+
+class BackendConfig(_Strict):
+    """Terraform state: local file by default, or S3 (with native S3 locking)."""
+
+    type: Literal["local", "s3"] = "local"
+    bucket: str | None = None
+    key: str | None = None
+    region: str | None = None
+    kms_key_id: str | None = None
+
+    @model_validator(mode="after")
+    def _s3(self) -> BackendConfig:
+        if self.type == "s3" and not (self.bucket and self.key):
+            raise ValueError("an s3 backend needs bucket and key")
+        return self
+
+
+class OpsAgentConfig(_Strict):
+    env: str = Field(pattern=r"^[a-z][a-z0-9]{0,15}$")
+    region: str
+    account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    name_prefix: str = Field(
+        pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$",
+        max_length=32,
+        description="Prefix of every resource name (lowercase, single hyphens)",
+    )
+    eks: EksConfig
+    model: ModelConfig
+    tickets: dict[str, Any] = Field(default_factory=lambda: {"backend": "dynamodb"})
+    scaling_policy: dict[str, Any] = Field(default_factory=dict)
+    log_retention_days: int = 365
+    tags: dict[str, str] = Field(default_factory=dict)
+    functions: LambdaConfig = LambdaConfig()
+    trigger: TriggerConfig = Field(default_factory=TriggerConfig)
+    knowledge_base: KnowledgeBaseConfig = KnowledgeBaseConfig()
+    agent: AgentConfig = AgentConfig()
+    data: DataConfig = DataConfig()
+    backend: BackendConfig = BackendConfig()
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not _REGION.match(value):
+            raise ValueError(f"{value!r} is not an AWS region name (e.g. us-east-1)")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"CloudWatch Logs accepts only {LOG_RETENTION_DAYS}")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > 40:
+            raise ValueError("at most 40 tags (leave room for the ones the stack adds)")
+        bad = [k for k in value if not 1 <= len(k) <= 128 or k.lower().startswith("aws:")]
+        if bad:
+            raise ValueError(f"invalid tag keys: {bad}")
+        return value
+
+    @field_validator("tickets")
+    @classmethod
+    def _tickets(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return validate_tickets(value)
+
+    @field_validator("scaling_policy")
+    @classmethod
+    def _policy(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return validate_policy(value)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> OpsAgentConfig:
+        scaling_ns = set(self.scaling_policy.get("allowed_namespaces", []))
+        outside = sorted(scaling_ns - set(self.eks.allowed_namespaces))
+        if outside:
+            raise ValueError(
+                f"scaling_policy.allowed_namespaces {outside} are not in eks.allowed_namespaces: "
+                "the scaler RBAC is only bound in eks.allowed_namespaces"
+            )
+        return self
+
+    # Derived values ---------------------------------------------------------------------------
+    @property
+    def ticket_secret_arn(self) -> str | None:
+        return self.tickets.get("secret_arn")
+
+    @property
+    def policy_json(self) -> str:
+        return json.dumps(self.scaling_policy, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def tickets_json(self) -> str:
+        return json.dumps(self.tickets, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def trigger_json(self) -> str:
+        return json.dumps(self.trigger.document, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def instruction_path(self) -> Path:
+        return (INFRA_DIR / self.agent.instruction_file).resolve()
+
+
+def _ensure_lambdas_importable() -> None:
+    lambdas = str(REPO_ROOT / "lambdas")
+    if lambdas not in sys.path:
+        sys.path.insert(0, lambdas)
+
+
+def validate_policy(value: dict[str, Any]) -> dict[str, Any]:
+    """Validate with the scaling helper's own model; the JSON the Lambda receives is the input as
+    written (only validated), so defaults stay in one place: the runtime model."""
+    _ensure_lambdas_importable()
+    from opsagent.scaling.policy import ScalingPolicy
+
+    try:
+        ScalingPolicy.model_validate(value)
+    except ValidationError as exc:
+        raise ValueError("; ".join(_format_errors(exc))) from None
+    return value
+
+
+def validate_tickets(value: dict[str, Any]) -> dict[str, Any]:
+    _ensure_lambdas_importable()
+    from opsagent.tickets.config import TicketsSettings
+
+    try:
+        TicketsSettings.model_validate({"tickets": value})
+    except ValidationError as exc:
+        raise ValueError("; ".join(p.removeprefix("tickets.") for p in _format_errors(exc))) from None
+    return {"backend": "dynamodb", **value}
+
+
+def validate_trigger(value: dict[str, Any]) -> dict[str, Any]:
+    _ensure_lambdas_importable()
+    from opsagent.investigation.config import TriggerConfig as RuntimeTriggerConfig
+
+    try:
+        RuntimeTriggerConfig.model_validate(value)
+    except ValidationError as exc:
+        raise ValueError("settings: " + "; ".join(_format_errors(exc))) from None
+    return value
+
+
+def _format_errors(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        msg = err["msg"].removeprefix("Value error, ")
+        problems.append(f"{loc or '(top level)'}: {msg}")
+    return problems
+
+
+def config_path(env: str) -> Path:
+    return ENVIRONMENTS_DIR / f"{env}.yaml"
+
+
+def load_config(env: str | None = None, path: Path | None = None) -> OpsAgentConfig:
+    """Read and validate one environment (``ENV``, default ``dev``)."""
+    env = env or os.environ.get("ENV") or DEFAULT_ENV
+    path = path or config_path(env)
+    try:
+        source = str(path.relative_to(REPO_ROOT))
+    except ValueError:
+        source = str(path)
+    if not path.is_file():
+        known = sorted(p.stem for p in ENVIRONMENTS_DIR.glob("*.yaml"))
+        raise ConfigError(source, [f"no such environment file (known environments: {known})"])
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, [f"not valid YAML: {exc}"]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(source, ["(top level): must be a mapping"])
+    raw.setdefault("env", env)
+    if raw["env"] != env:
+        raise ConfigError(source, [f"env: says {raw['env']!r} but the file is for {env!r}"])
+    try:
+        config = OpsAgentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(source, _format_errors(exc)) from None
+    if not config.instruction_path.is_file():
+        raise ConfigError(source, [f"agent.instruction_file: {config.instruction_path} does not exist"])
+    return config

@@ -1,0 +1,1 @@
+"""Constructs that read like the thing they make; each wires its own permissions."""

@@ -1,0 +1,217 @@
+"""The Bedrock agent: service role, guardrail, CMK, instruction, and an alias that always serves the
+latest prepared configuration.
+
+Alias versioning (the bug of the reference modules: the alias silently keeps serving the version it
+was created with). Mechanism, checked against terraform-provider-aws 6.x
+(``internal/service/bedrockagent/agent_alias.go``):
+
+* ``routing_configuration`` is deliberately **not** set. It is Optional+Computed without
+  ``UseStateForUnknown``, so whenever any other argument changes it is planned as unknown and the
+  provider's ``Update`` sends ``UpdateAgentAlias`` *without* a routing configuration. Bedrock then
+  snapshots the prepared DRAFT into a new numbered version and points the alias at it (the same
+  behaviour CloudFormation's AgentAlias relies on; see generative-ai-cdk-constructs PR #1116).
+* The alias ``description`` carries a **release fingerprint**: a SHA-256 over the instruction text,
+  the model, the guardrail version fingerprint, the idle-session TTL, the knowledge base and every
+  action group (name, description, state, schema payload, executor function). Any change to what an
+  agent version snapshots changes the description, which is exactly what triggers that update. An
+  unchanged configuration gives the same fingerprint: no new version, no churn.
+* ``depends_on`` the agent, every action group and the KB association: Terraform updates (and, via
+  ``prepare_agent``, prepares) all of them before it updates the alias, so the snapshot contains the
+  new configuration rather than the old one.
+* Lambda code is not part of the fingerprint: action groups call the unqualified function ARN, so a
+  code deploy is live for every agent version at once, and only schema/instruction/config changes
+  need a new agent version (a schema change is in the fingerprint).
+* Rollback: ``aws bedrock-agent update-agent-alias --routing-configuration agentVersion=N``; the next
+  ``terraform apply`` leaves it alone until the fingerprint changes (routing is not in the config).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+
+from cdktf import ITerraformDependable
+from cdktf_cdktf_provider_aws.bedrockagent_agent import (
+    BedrockagentAgent,
+    BedrockagentAgentGuardrailConfiguration,
+)
+from cdktf_cdktf_provider_aws.bedrockagent_agent_alias import BedrockagentAgentAlias
+from cdktf_cdktf_provider_aws.bedrockagent_agent_knowledge_base_association import (
+    BedrockagentAgentKnowledgeBaseAssociation,
+)
+from constructs import Construct
+
+from opsagent_infra.config import OpsAgentConfig
+from opsagent_infra.constructs.data import EncryptionKey
+from opsagent_infra.constructs.guardrail import AgentGuardrail
+from opsagent_infra.iam import Condition, RoleSpec, ServiceRole, Statement
+from opsagent_infra.naming import Arns, Names
+
+INSTRUCTION_LIMIT = 4000
+AGENT_DESCRIPTION = "OpsAgent: incident responder for EKS (pods, metrics, safe scaling, tickets)"
+
+
+def release_fingerprint(parts: dict) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
+
+
+class Agent(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: OpsAgentConfig,
+        names: Names,
+        arns: Arns,
+        key: EncryptionKey,
+        instruction: str,
+    ):
+        super().__init__(scope, id_)
+        if len(instruction) > INSTRUCTION_LIMIT:
+            raise ValueError(
+                f"agent instruction is {len(instruction)} characters; the limit is {INSTRUCTION_LIMIT}"
+            )
+        self.config = config
+        self.instruction = instruction
+        self.guardrail = AgentGuardrail(self, "guardrail", name=names.guardrail, key=key)
+
+        model = config.model
+        if model.is_profile:
+            profile_arn = arns.bedrock(f"inference-profile/{model.id}")
+            model_statements = [
+                Statement(
+                    sid="InvokeThroughInferenceProfile",
+                    actions=(
+                        "bedrock:InvokeModel",
+                        "bedrock:InvokeModelWithResponseStream",
+                        "bedrock:GetInferenceProfile",
+                    ),
+                    resources=(profile_arn,),
+                ),
+                Statement(
+                    sid="InvokeProfileModels",
+                    actions=("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"),
+                    resources=tuple(model.underlying_model_arns),
+                ),
+            ]
+        else:
+            model_statements = [
+                Statement(
+                    sid="InvokeFoundationModel",
+                    actions=("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"),
+                    resources=(arns.foundation_model(model.id),),
+                )
+            ]
+        statements = [
+            *model_statements,
+            Statement(
+                sid="UseGuardrail",
+                actions=("bedrock:ApplyGuardrail", "bedrock:GetGuardrail"),
+                resources=(self.guardrail.arn,),
+            ),
+            Statement(
+                sid="UseStackKey",
+                actions=("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"),
+                resources=(key.arn,),
+            ),
+        ]
+        kb = config.knowledge_base
+        if kb.enabled:
+            statements.append(
+                Statement(
+                    sid="RetrieveRunbooks",
+                    actions=("bedrock:Retrieve",),
+                    resources=(arns.bedrock(f"knowledge-base/{kb.knowledge_base_id}"),),
+                )
+            )
+        # Confused-deputy protection: only Bedrock acting for an agent of this account and region.
+        self.role = ServiceRole(
+            self,
+            "role",
+            RoleSpec(
+                name=names.role("agent"),
+                service="bedrock.amazonaws.com",
+                statements=statements,
+                trust_conditions=(
+                    Condition("StringEquals", "aws:SourceAccount", (arns.account,)),
+                    Condition("ArnLike", "aws:SourceArn", (arns.agent_pattern(),)),
+                ),
+                description="OpsAgent Bedrock agent service role",
+            ),
+        )
+        self.agent = BedrockagentAgent(
+            self,
+            "agent",
+            agent_name=names.agent,
+            description=AGENT_DESCRIPTION,
+            agent_resource_role_arn=self.role.arn,
+            foundation_model=model.id,
+            instruction=instruction,
+            idle_session_ttl_in_seconds=config.agent.idle_session_ttl_seconds,
+            customer_encryption_key_arn=key.arn,
+            guardrail_configuration=[
+                BedrockagentAgentGuardrailConfiguration(
+                    guardrail_identifier=self.guardrail.guardrail_id,
+                    guardrail_version=self.guardrail.version.version,
+                )
+            ],
+            prepare_agent=True,
+            skip_resource_in_use_check=True,
+            depends_on=[self.role.policy],
+        )
+        self.kb_association: BedrockagentAgentKnowledgeBaseAssociation | None = None
+        if kb.enabled:
+            self.kb_association = BedrockagentAgentKnowledgeBaseAssociation(
+                self,
+                "knowledge-base",
+                agent_id=self.agent.agent_id,
+                agent_version="DRAFT",
+                knowledge_base_id=kb.knowledge_base_id,
+                description=kb.description,
+                knowledge_base_state="ENABLED",
+            )
+        self.alias: BedrockagentAgentAlias | None = None
+        self.release: str | None = None
+
+    @property
+    def agent_id(self) -> str:
+        return self.agent.agent_id
+
+    @property
+    def agent_arn(self) -> str:
+        return self.agent.agent_arn
+
+    def add_alias(self, action_groups: Sequence) -> BedrockagentAgentAlias:
+        """Create the alias once every action group exists (see the module doc for the mechanism)."""
+        cfg = self.config
+        parts = {
+            "instruction": self.instruction,
+            "model": cfg.model.id,
+            "guardrail": self.guardrail.fingerprint,
+            "idle_session_ttl": cfg.agent.idle_session_ttl_seconds,
+            "knowledge_base": cfg.knowledge_base.model_dump() if cfg.knowledge_base.enabled else None,
+            "action_groups": {
+                ag.group: {
+                    "description": ag.description,
+                    "schema": ag.schema,
+                    "function": ag.function.literal_name,
+                }
+                for ag in action_groups
+            },
+        }
+        self.release = release_fingerprint(parts)
+        deps: list[ITerraformDependable] = [self.agent, *(ag.action_group for ag in action_groups)]
+        if self.kb_association is not None:
+            deps.append(self.kb_association)
+        self.alias = BedrockagentAgentAlias(
+            self,
+            "alias",
+            agent_alias_name=cfg.agent.alias_name,
+            agent_id=self.agent.agent_id,
+            description=f"release {self.release} (changes when instruction, schemas or action groups change)",
+            tags={"opsagent:release": self.release},
+            depends_on=deps,
+        )
+        return self.alias

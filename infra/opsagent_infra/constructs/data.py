@@ -1,0 +1,208 @@
+"""The customer-managed KMS key and the DynamoDB tables (audit, state, tickets)."""
+
+from __future__ import annotations
+
+from cdktf_cdktf_provider_aws.dynamodb_table import (
+    DynamodbTable,
+    DynamodbTableAttribute,
+    DynamodbTableGlobalSecondaryIndex,
+    DynamodbTablePointInTimeRecovery,
+    DynamodbTableServerSideEncryption,
+    DynamodbTableTtl,
+)
+from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
+from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from constructs import Construct
+
+from opsagent_infra.iam import Condition, Statement, inline_policy
+from opsagent_infra.naming import Arns, Names
+
+# Item-level actions only: no Scan, no table management, no batch writes.
+TABLE_READ = ("dynamodb:GetItem", "dynamodb:Query")
+TABLE_APPEND = (*TABLE_READ, "dynamodb:PutItem", "dynamodb:ConditionCheckItem")
+TABLE_READ_WRITE = (*TABLE_APPEND, "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+
+
+class EncryptionKey(Construct):
+    """One CMK for logs, tables, the agent, the guardrail, Lambda environments and the DLQ.
+
+    Key policy: the account root (so IAM policies decide, as usual); CloudWatch Logs for this
+    stack's log groups only (encryption-context condition); Bedrock and DynamoDB only when called
+    through those services by principals of this account (kms:ViaService + kms:CallerAccount);
+    EventBridge only for the alarm rule's dead-letter queue (aws:SourceArn)."""
+
+    def __init__(self, scope: Construct, id_: str, *, names: Names, arns: Arns, deletion_window_days: int):
+        super().__init__(scope, id_)
+        region, account = arns.region, arns.account
+        via = lambda service: (  # noqa: E731
+            Condition("StringEquals", "kms:ViaService", (f"{service}.{region}.amazonaws.com",)),
+            Condition("StringEquals", "kms:CallerAccount", (account,)),
+        )
+        # A key policy is a resource policy ("*" = this key), so it is written inline on the key rather
+        # than as an aws_iam_policy_document (whose checks assume identity policies); the policy
+        # scanner checks its principals and conditions.
+        self.statements = [
+            Statement(
+                sid="AccountRootManagesKeyViaIam",
+                actions=("kms:*",),
+                resources=("*",),
+                principals=(("AWS", (arns.root,)),),
+            ),
+            Statement(
+                sid="CloudWatchLogsForThisStack",
+                actions=(
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ),
+                resources=("*",),
+                principals=(("Service", (f"logs.{region}.amazonaws.com",)),),
+                conditions=(
+                    Condition(
+                        "ArnLike",
+                        "kms:EncryptionContext:aws:logs:arn",
+                        (arns.log_group_pattern(names.prefix),),
+                    ),
+                ),
+            ),
+            Statement(
+                sid="BedrockThroughServiceInThisAccount",
+                actions=("kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"),
+                resources=("*",),
+                principals=(("AWS", (arns.root,)),),
+                conditions=via("bedrock"),
+            ),
+            Statement(
+                sid="DynamoDbThroughServiceInThisAccount",
+                actions=(
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:DescribeKey",
+                    "kms:CreateGrant",
+                ),
+                resources=("*",),
+                principals=(("AWS", (arns.root,)),),
+                conditions=via("dynamodb"),
+            ),
+            Statement(
+                sid="EventBridgeToTriggerDlq",
+                actions=("kms:Decrypt", "kms:GenerateDataKey"),
+                resources=("*",),
+                principals=(("Service", ("events.amazonaws.com",)),),
+                conditions=(
+                    Condition(
+                        "ArnEquals",
+                        "aws:SourceArn",
+                        (f"arn:{arns.partition}:events:{region}:{account}:rule/{names.alarm_rule}",),
+                    ),
+                ),
+            ),
+        ]
+        self.key = KmsKey(
+            self,
+            "key",
+            description=f"OpsAgent ({names.prefix}): logs, tables, agent, guardrail, Lambda env, DLQ",
+            enable_key_rotation=True,
+            deletion_window_in_days=deletion_window_days,
+            policy=inline_policy(self.statements),
+        )
+        KmsAlias(self, "alias", name=names.key_alias, target_key_id=self.key.key_id)
+
+    @property
+    def arn(self) -> str:
+        return self.key.arn
+
+    def decrypt_statement(self, *, encrypt: bool = False) -> Statement:
+        actions = ("kms:Decrypt", "kms:GenerateDataKey") if encrypt else ("kms:Decrypt",)
+        return Statement(sid="UseStackKey", actions=actions, resources=(self.arn,))
+
+
+class Table(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name: str,
+        hash_key: str,
+        range_key: str | None,
+        key: EncryptionKey,
+        deletion_protection: bool,
+        ttl_attribute: str | None = None,
+        indexes: tuple[tuple[str, str, str | None], ...] = (),
+    ):
+        super().__init__(scope, id_)
+        attrs = {hash_key, *([range_key] if range_key else [])}
+        for _, h, r in indexes:
+            attrs |= {h, *([r] if r else [])}
+        self.table = DynamodbTable(
+            self,
+            "table",
+            name=name,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=hash_key,
+            range_key=range_key,
+            attribute=[DynamodbTableAttribute(name=a, type="S") for a in sorted(attrs)],
+            global_secondary_index=[
+                DynamodbTableGlobalSecondaryIndex(name=n, hash_key=h, range_key=r, projection_type="ALL")
+                for n, h, r in indexes
+            ]
+            or None,
+            server_side_encryption=DynamodbTableServerSideEncryption(enabled=True, kms_key_arn=key.arn),
+            point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=True),
+            ttl=DynamodbTableTtl(enabled=True, attribute_name=ttl_attribute) if ttl_attribute else None,
+            deletion_protection_enabled=deletion_protection,
+        )
+
+    @property
+    def name(self) -> str:
+        return self.table.name
+
+    @property
+    def arn(self) -> str:
+        return self.table.arn
+
+    def statement(self, sid: str, actions: tuple[str, ...]) -> Statement:
+        """Item-level access to this table (and its indexes, for Query)."""
+        return Statement(sid=sid, actions=actions, resources=(self.arn, f"{self.arn}/index/*"))
+
+
+class Tables(Construct):
+    """Keys as in CONTRACTS.md: audit (incident_id, sk), state (pk, sk), tickets (ticket_id + GSIs)."""
+
+    def __init__(
+        self, scope: Construct, id_: str, *, names: Names, key: EncryptionKey, deletion_protection: bool
+    ):
+        super().__init__(scope, id_)
+        common = {"key": key, "deletion_protection": deletion_protection}
+        self.audit = Table(
+            self,
+            "audit",
+            name=names.table("audit"),
+            hash_key="incident_id",
+            range_key="sk",
+            ttl_attribute="expires_at",
+            **common,
+        )
+        self.state = Table(
+            self,
+            "state",
+            name=names.table("state"),
+            hash_key="pk",
+            range_key="sk",
+            ttl_attribute="expires_at",
+            **common,
+        )
+        self.tickets = Table(
+            self,
+            "tickets",
+            name=names.table("tickets"),
+            hash_key="ticket_id",
+            range_key=None,
+            indexes=(("by_fingerprint", "fingerprint", None), ("by_service", "service", "created_at")),
+            **common,
+        )

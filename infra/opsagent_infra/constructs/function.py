@@ -1,0 +1,128 @@
+"""A Lambda function with its own log group, role and least-privilege policy."""
+
+from __future__ import annotations
+
+from cdktf import AssetType, TerraformAsset
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.lambda_function import (
+    LambdaFunction,
+    LambdaFunctionDeadLetterConfig,
+    LambdaFunctionEnvironment,
+    LambdaFunctionTracingConfig,
+)
+from constructs import Construct
+
+from opsagent_infra.config import FunctionSettings
+from opsagent_infra.constructs.data import EncryptionKey
+from opsagent_infra.iam import RoleSpec, ServiceRole, Statement, checkov_skip
+from opsagent_infra.packaging import ARCHITECTURE, RUNTIME, handler_for
+
+# Checks that do not apply to these functions, each with the reason (see infra/README.md).
+CHECKOV_SKIPS = {
+    "CKV_AWS_117": "No VPC: the functions call only AWS APIs and the EKS API endpoint; a private-endpoint "
+    "cluster needs vpc_config, which this stack does not offer yet",
+    "CKV_AWS_272": "No code signing: zips are deployed from local files pinned by source_code_hash; signing "
+    "needs an S3 upload + AWS Signer job (not part of this offline build)",
+}
+SYNC_ONLY_DLQ_REASON = (
+    "Invoked synchronously by Bedrock (RequestResponse); a Lambda DLQ applies only to asynchronous "
+    "invocations, and the agent gets the error body instead"
+)
+
+
+class OpsAgentFunction(Construct):
+    """``opsagent.handlers.<name>.lambda_handler`` from ``build/lambda/<name>.zip``.
+
+    Gets: log group ``/aws/lambda/<function>`` (retention + CMK, created before the function so
+    Lambda never creates an unencrypted one), a role with only ``statements`` plus logging to its
+    own group, X-Ray and decrypt on the CMK; Active tracing; reserved concurrency; environment
+    encrypted with the CMK."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name: str,
+        function_name: str,
+        role_name: str,
+        description: str,
+        settings: FunctionSettings,
+        build: dict,
+        key: EncryptionKey,
+        log_retention_days: int,
+        environment: dict[str, str],
+        statements: list[Statement],
+        encrypt_with_key: bool = False,
+        dead_letter_arn: str | None = None,
+    ):
+        super().__init__(scope, id_)
+        self.name = name
+        self.literal_name = function_name
+        self.log_group = CloudwatchLogGroup(
+            self,
+            "logs",
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=log_retention_days,
+            kms_key_id=key.arn,
+        )
+        base = [
+            Statement(
+                sid="WriteOwnLogGroup",
+                actions=("logs:CreateLogStream", "logs:PutLogEvents"),
+                resources=(f"{self.log_group.arn}:*",),
+            ),
+            # X-Ray has no resource-level permissions: these two actions only accept "*".
+            Statement(
+                sid="XRayTraces",
+                actions=("xray:PutTraceSegments", "xray:PutTelemetryRecords"),
+                resources=("*",),
+            ),
+            key.decrypt_statement(encrypt=encrypt_with_key),
+        ]
+        self.role = ServiceRole(
+            self,
+            "role",
+            RoleSpec(
+                name=role_name,
+                service="lambda.amazonaws.com",
+                statements=[*base, *statements],
+                description=f"OpsAgent {name} function",
+            ),
+        )
+        asset = TerraformAsset(self, "code", path=build["zip_path"], type=AssetType.FILE)
+        self.handler = handler_for(name)
+        self.function = LambdaFunction(
+            self,
+            "function",
+            function_name=function_name,
+            description=description[:256],
+            role=self.role.arn,
+            handler=self.handler,
+            runtime=RUNTIME,
+            architectures=[ARCHITECTURE],
+            filename=asset.path,
+            source_code_hash=build["base64sha256"],
+            memory_size=settings.memory_mb,
+            timeout=settings.timeout_seconds,
+            reserved_concurrent_executions=settings.reserved_concurrency,
+            tracing_config=LambdaFunctionTracingConfig(mode="Active"),
+            environment=LambdaFunctionEnvironment(variables=dict(sorted(environment.items()))),
+            kms_key_arn=key.arn,
+            dead_letter_config=LambdaFunctionDeadLetterConfig(target_arn=dead_letter_arn)
+            if dead_letter_arn
+            else None,
+            depends_on=[self.log_group, self.role.policy],
+        )
+        for check_id, reason in CHECKOV_SKIPS.items():
+            checkov_skip(self.function, check_id, reason)
+        if not dead_letter_arn:
+            checkov_skip(self.function, "CKV_AWS_116", SYNC_ONLY_DLQ_REASON)
+
+    @property
+    def arn(self) -> str:
+        return self.function.arn
+
+    @property
+    def function_name(self) -> str:
+        return self.function.function_name

@@ -1,0 +1,133 @@
+"""IAM building blocks: statements as plain data, rendered as ``aws_iam_policy_document`` data
+sources (so every policy is visible as structured JSON in ``cdk.tf.json`` for the policy scanner
+and checkov), and the least-privilege execution role every function gets."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from cdktf import TerraformResource
+from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
+    DataAwsIamPolicyDocument,
+    DataAwsIamPolicyDocumentStatement,
+    DataAwsIamPolicyDocumentStatementCondition,
+    DataAwsIamPolicyDocumentStatementPrincipals,
+)
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from constructs import Construct
+
+
+@dataclass(frozen=True)
+class Condition:
+    test: str
+    variable: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Statement:
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...] = ()
+    conditions: tuple[Condition, ...] = ()
+    principals: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (("Service", ("bedrock.amazonaws.com",)),)
+    effect: str = "Allow"
+
+    def render(self) -> DataAwsIamPolicyDocumentStatement:
+        return DataAwsIamPolicyDocumentStatement(
+            sid=self.sid,
+            effect=self.effect,
+            actions=list(self.actions),
+            resources=list(self.resources) or None,
+            principals=[
+                DataAwsIamPolicyDocumentStatementPrincipals(type=t, identifiers=list(ids))
+                for t, ids in self.principals
+            ]
+            or None,
+            condition=[
+                DataAwsIamPolicyDocumentStatementCondition(
+                    test=c.test, variable=c.variable, values=list(c.values)
+                )
+                for c in self.conditions
+            ]
+            or None,
+        )
+
+    def as_json_dict(self) -> dict:
+        """IAM JSON form (for resource policies written inline, e.g. the KMS key policy)."""
+        out: dict = {"Sid": self.sid, "Effect": self.effect}
+        for ptype, ids in self.principals:
+            out.setdefault("Principal", {})[ptype] = ids[0] if len(ids) == 1 else list(ids)
+        out["Action"] = self.actions[0] if len(self.actions) == 1 else list(self.actions)
+        out["Resource"] = self.resources[0] if len(self.resources) == 1 else list(self.resources)
+        for c in self.conditions:
+            out.setdefault("Condition", {}).setdefault(c.test, {})[c.variable] = (
+                c.values[0] if len(c.values) == 1 else list(c.values)
+            )
+        return out
+
+
+def inline_policy(statements: list[Statement]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [s.as_json_dict() for s in statements]})
+
+
+def checkov_skip(resource: TerraformResource, check_id: str, reason: str) -> None:
+    """A per-resource checkov suppression written next to the resource in cdk.tf.json (checkov reads
+    ``checkov:skip=<id>:<reason>`` from the resource's lines); every skip carries its reason."""
+    if not reason.strip():
+        raise ValueError(f"a reason is required to skip {check_id}")
+    resource.add_override(f"//.checkov_{check_id}", f"checkov:skip={check_id}:{reason}")
+
+
+def policy_document(scope: Construct, id_: str, statements: list[Statement]) -> DataAwsIamPolicyDocument:
+    sids = [s.sid for s in statements]
+    if len(set(sids)) != len(sids):
+        raise ValueError(f"duplicate statement ids in {id_}: {sids}")
+    return DataAwsIamPolicyDocument(scope, id_, statement=[s.render() for s in statements])
+
+
+@dataclass
+class RoleSpec:
+    name: str
+    service: str
+    statements: list[Statement] = field(default_factory=list)
+    trust_conditions: tuple[Condition, ...] = ()
+    description: str = ""
+
+
+class ServiceRole(Construct):
+    """A role assumable by one AWS service principal, with one inline least-privilege policy and no
+    managed policies (every permission is visible in this stack)."""
+
+    def __init__(self, scope: Construct, id_: str, spec: RoleSpec):
+        super().__init__(scope, id_)
+        trust = policy_document(
+            self,
+            "trust",
+            [
+                Statement(
+                    sid="AssumeBy" + spec.service.split(".")[0].capitalize(),
+                    actions=("sts:AssumeRole",),
+                    principals=(("Service", (spec.service,)),),
+                    conditions=spec.trust_conditions,
+                )
+            ],
+        )
+        self.role = IamRole(
+            self,
+            "role",
+            name=spec.name,
+            description=spec.description or None,
+            assume_role_policy=trust.json,
+            max_session_duration=3600,
+        )
+        self.document = policy_document(self, "permissions", spec.statements)
+        self.policy = IamRolePolicy(
+            self, "policy", name="least-privilege", role=self.role.id, policy=self.document.json
+        )
+
+    @property
+    def arn(self) -> str:
+        return self.role.arn

@@ -1,0 +1,303 @@
+"""``OpsAgentStack``: everything one environment needs, wired from the validated configuration."""
+
+from __future__ import annotations
+
+from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
+from constructs import Construct
+
+from opsagent_infra import REPO_ROOT
+from opsagent_infra.config import OpsAgentConfig
+from opsagent_infra.constructs.action_group import ActionGroup
+from opsagent_infra.constructs.agent import Agent
+from opsagent_infra.constructs.data import TABLE_APPEND, TABLE_READ_WRITE, EncryptionKey, Tables
+from opsagent_infra.constructs.eks_access import EksReader, EksScaler
+from opsagent_infra.constructs.function import OpsAgentFunction
+from opsagent_infra.constructs.trigger import AlarmTrigger, DeadLetterQueue
+from opsagent_infra.iam import Statement
+from opsagent_infra.naming import Arns, Names
+from opsagent_infra.packaging import ACTION_GROUP_FUNCTIONS
+
+SCHEMAS_DIR = REPO_ROOT / "schemas"
+API_LIMIT = 11  # Bedrock: APIs per agent, all action groups together
+
+ACTION_GROUP_DESCRIPTIONS = {
+    "pods": "Read-only pod inspection in the allowed namespaces: list pods, describe one pod "
+    "(status, restarts, events) and read bounded, redacted pod logs.",
+    "metrics": "CloudWatch: query a metric's recent datapoints and list the alarms currently in ALARM.",
+    "scaling": "Read a Deployment and change its replicas within the scaling policy (allowlist, floor, "
+    "ceiling, step, cooldown, budget). Scaling needs confirmation.",
+    "tickets": "Incident tickets: create one, search existing ones, add a comment with findings.",
+}
+# Read-only CloudWatch actions without resource-level scoping (they accept only "*").
+CLOUDWATCH_METRICS_READ = ("cloudwatch:GetMetricData", "cloudwatch:ListMetrics")
+
+
+class OpsAgentStack(TerraformStack):
+    def __init__(self, scope: Construct, id_: str, *, config: OpsAgentConfig, manifest: dict):
+        super().__init__(scope, id_)
+        self.config = config
+        names = self.names = Names(config.name_prefix)
+        self._backend(id_)
+        AwsProvider(
+            self,
+            "aws",
+            region=config.region,
+            allowed_account_ids=[config.account_id] if config.account_id else None,
+            default_tags=[
+                AwsProviderDefaultTags(
+                    tags={**config.tags, "opsagent:env": config.env, "opsagent:managed-by": "cdktf"}
+                )
+            ],
+        )
+        partition = DataAwsPartition(self, "partition").partition
+        account = config.account_id or DataAwsCallerIdentity(self, "caller").account_id
+        arns = self.arns = Arns(partition=partition, region=config.region, account=account)
+
+        # --- data ---------------------------------------------------------------------------
+        key = self.key = EncryptionKey(
+            self, "kms", names=names, arns=arns, deletion_window_days=config.data.kms_deletion_window_days
+        )
+        tables = self.tables = Tables(
+            self, "tables", names=names, key=key, deletion_protection=config.data.deletion_protection
+        )
+
+        # --- agent --------------------------------------------------------------------------
+        instruction = config.instruction_path.read_text().strip()
+        agent = self.agent = Agent(
+            self, "agent", config=config, names=names, arns=arns, key=key, instruction=instruction
+        )
+
+        # --- action groups --------------------------------------------------------------------
+        cluster_arn = arns.eks_cluster(config.eks.cluster_name)
+        describe_cluster = Statement(
+            sid="DescribeOwnCluster", actions=("eks:DescribeCluster",), resources=(cluster_arn,)
+        )
+        cloudwatch_read = [
+            Statement(sid="ReadMetrics", actions=CLOUDWATCH_METRICS_READ, resources=("*",)),
+            Statement(
+                sid="ReadAlarms",
+                actions=("cloudwatch:DescribeAlarms",),
+                resources=(f"arn:{partition}:cloudwatch:{config.region}:{account}:alarm:*",),
+            ),
+        ]
+        secret = (
+            [
+                Statement(
+                    sid="ReadTicketSecret",
+                    actions=("secretsmanager:GetSecretValue",),
+                    resources=(config.ticket_secret_arn,),
+                )
+            ]
+            if config.ticket_secret_arn
+            else []
+        )
+        namespaces = ",".join(config.eks.allowed_namespaces)
+        cluster_env = {
+            "OPSAGENT_CLUSTER_NAME": config.eks.cluster_name,
+            "OPSAGENT_ALLOWED_NAMESPACES": namespaces,
+        }
+        tables_env = {
+            "OPSAGENT_AUDIT_TABLE": tables.audit.name,
+            "OPSAGENT_STATE_TABLE": tables.state.name,
+            "OPSAGENT_TICKETS_TABLE": tables.tickets.name,
+        }
+        group_env: dict[str, dict[str, str]] = {
+            "pods": cluster_env,
+            "metrics": cluster_env,
+            "scaling": {
+                **cluster_env,
+                "OPSAGENT_AUDIT_TABLE": tables.audit.name,
+                "OPSAGENT_STATE_TABLE": tables.state.name,
+                "OPSAGENT_POLICY": config.policy_json,
+            },
+            "tickets": {
+                "OPSAGENT_AUDIT_TABLE": tables.audit.name,
+                "OPSAGENT_TICKETS_TABLE": tables.tickets.name,
+                "OPSAGENT_TICKETS": config.tickets_json,
+            },
+        }
+        group_statements: dict[str, list[Statement]] = {
+            "pods": [describe_cluster],
+            "metrics": cloudwatch_read,
+            "scaling": [
+                describe_cluster,
+                tables.audit.statement("AuditTableAppend", TABLE_APPEND),
+                tables.state.statement("StateTableItems", TABLE_READ_WRITE),
+            ],
+            "tickets": [
+                tables.audit.statement("AuditTableAppend", TABLE_APPEND),
+                tables.tickets.statement("TicketsTableItems", TABLE_READ_WRITE),
+                *secret,
+            ],
+        }
+        self.functions: dict[str, OpsAgentFunction] = {}
+        self.action_groups: dict[str, ActionGroup] = {}
+        for group in ACTION_GROUP_FUNCTIONS:
+            fn = self._function(group, manifest, group_env[group], group_statements[group])
+            self.action_groups[group] = ActionGroup(
+                self,
+                f"action-group-{group}",
+                agent_id=agent.agent_id,
+                agent_arn=agent.agent_arn,
+                account_id=account,
+                group=group,
+                description=ACTION_GROUP_DESCRIPTIONS[group],
+                schema_path=SCHEMAS_DIR / f"{group}.json",
+                function=fn,
+            )
+        alias = agent.add_alias(list(self.action_groups.values()))
+
+        # --- alarm trigger ----------------------------------------------------------------------
+        dlq = self.dlq = DeadLetterQueue(self, "trigger-dlq", name=names.dlq, key=key)
+        trigger_fn = self._function(
+            "trigger",
+            manifest,
+            {
+                **cluster_env,
+                **tables_env,
+                "OPSAGENT_POLICY": config.policy_json,
+                "OPSAGENT_TICKETS": config.tickets_json,
+                "OPSAGENT_TRIGGER": config.trigger_json,
+                "OPSAGENT_AGENT_ID": agent.agent_id,
+                "OPSAGENT_AGENT_ALIAS_ID": alias.agent_alias_id,
+            },
+            [
+                Statement(
+                    sid="InvokeThisAgentAlias",
+                    actions=("bedrock:InvokeAgent",),
+                    resources=(alias.agent_alias_arn,),
+                ),
+                *cloudwatch_read,
+                describe_cluster,
+                tables.audit.statement("AuditTableAppend", TABLE_APPEND),
+                tables.state.statement("StateTableItems", TABLE_READ_WRITE),
+                tables.tickets.statement("TicketsTableItems", TABLE_READ_WRITE),
+                Statement(sid="FailedEventsToDlq", actions=("sqs:SendMessage",), resources=(dlq.queue.arn,)),
+                *secret,
+            ],
+            encrypt_with_key=True,  # SendMessage to the KMS-encrypted DLQ needs GenerateDataKey
+            dead_letter_arn=dlq.queue.arn,
+        )
+        self.trigger = AlarmTrigger(
+            self,
+            "alarm-trigger",
+            names=names,
+            settings=config.trigger,
+            function=trigger_fn,
+            dlq=dlq,
+            account_id=account,
+        )
+
+        # --- EKS access ---------------------------------------------------------------------------
+        cluster = config.eks.cluster_name
+        EksReader(
+            self,
+            "eks-pods",
+            cluster=cluster,
+            role_arn=self.functions["pods"].role.arn,
+            namespaces=config.eks.allowed_namespaces,
+            arns=arns,
+        )
+        EksReader(
+            self,
+            "eks-trigger",
+            cluster=cluster,
+            role_arn=trigger_fn.role.arn,
+            namespaces=config.eks.allowed_namespaces,
+            arns=arns,
+        )
+        EksScaler(self, "eks-scaling", cluster=cluster, role_arn=self.functions["scaling"].role.arn)
+
+        self._outputs()
+
+    # ------------------------------------------------------------------------------------------
+    def _function(
+        self,
+        name: str,
+        manifest: dict,
+        env: dict[str, str],
+        statements: list[Statement],
+        encrypt_with_key: bool = False,
+        dead_letter_arn: str | None = None,
+    ) -> OpsAgentFunction:
+        cfg = self.config
+        try:
+            build = manifest["functions"][name]
+        except KeyError:
+            raise RuntimeError(f"build/manifest.json has no zip for {name!r}: run `make build`") from None
+        environment = {
+            "POWERTOOLS_SERVICE_NAME": f"opsagent-{name}",
+            "POWERTOOLS_METRICS_NAMESPACE": "OpsAgent",
+            "POWERTOOLS_LOG_LEVEL": cfg.functions.log_level,
+            **env,
+        }
+        fn = OpsAgentFunction(
+            self,
+            f"function-{name}",
+            name=name,
+            function_name=self.names.function(name),
+            role_name=self.names.role(name),
+            description=f"OpsAgent {name} ({cfg.env})",
+            settings=cfg.functions.for_function(name),
+            build=build,
+            key=self.key,
+            log_retention_days=cfg.log_retention_days,
+            environment=environment,
+            statements=statements,
+            encrypt_with_key=encrypt_with_key,
+            dead_letter_arn=dead_letter_arn,
+        )
+        self.functions[name] = fn
+        return fn
+
+    def _backend(self, stack_id: str) -> None:
+        b = self.config.backend
+        if b.type == "s3":
+            S3Backend(
+                self,
+                bucket=b.bucket,
+                key=b.key,
+                region=b.region or self.config.region,
+                encrypt=True,
+                kms_key_id=b.kms_key_id,
+                use_lockfile=True,
+            )
+        else:
+            LocalBackend(self, path=f"terraform.{stack_id}.tfstate")
+
+    def _outputs(self) -> None:
+        agent = self.agent
+        assert agent.alias is not None
+        outputs = {
+            "agent_id": agent.agent_id,
+            "agent_alias_id": agent.alias.agent_alias_id,
+            "agent_alias_arn": agent.alias.agent_alias_arn,
+            "agent_release": agent.release,
+            "guardrail_id": agent.guardrail.guardrail_id,
+            "guardrail_version": agent.guardrail.version.version,
+            "function_names": {name: fn.function_name for name, fn in self.functions.items()},
+            "table_names": {
+                "audit": self.tables.audit.name,
+                "state": self.tables.state.name,
+                "tickets": self.tables.tickets.name,
+            },
+            "dlq_url": self.dlq.queue.url,
+            "alarm_rule_arn": self.trigger.rule.arn,
+            "kms_key_arn": self.key.arn,
+        }
+        for name, value in outputs.items():
+            TerraformOutput(self, name, value=value)
+
+    # Facts for the synth checks -----------------------------------------------------------------
+    @property
+    def missing_schemas(self) -> list[str]:
+        return [
+            str(ag.schema_path.relative_to(REPO_ROOT)) for ag in self.action_groups.values() if ag.placeholder
+        ]
+
+    @property
+    def total_operations(self) -> int:
+        return sum(ag.operations for ag in self.action_groups.values())
