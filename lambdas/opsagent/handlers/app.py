@@ -85,6 +85,8 @@ def build_resolver() -> BedrockAgentResolver:
 def build_lambda_handler(app: BedrockAgentResolver, *, service: str) -> Callable[[dict, Any], dict]:
     """The Lambda entry point for one action group."""
     logger.append_keys(action_group=service)
+    # One action group per Lambda: a default dimension, not one added (and warned about) per call.
+    metrics.set_default_dimensions(ActionGroup=service)
 
     @logger.inject_lambda_context(correlation_id_path="sessionId", clear_state=True)
     @tracer.capture_lambda_handler(capture_response=False)
@@ -95,7 +97,6 @@ def build_lambda_handler(app: BedrockAgentResolver, *, service: str) -> Callable
             agent_alias=(event.get("agent") or {}).get("alias"),
             incident_id=(event.get("sessionAttributes") or {}).get("incident_id"),
         )
-        metrics.add_dimension(name="ActionGroup", value=service)
         return app.resolve(event, context)
 
     return handler
