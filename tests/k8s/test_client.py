@@ -421,3 +421,35 @@ def test_https_without_ca_uses_system_trust_and_refuses_the_emulator(kube_factor
 def test_describe_path(method, path, expected):
     d = describe_path(method, path)
     assert (d["verb"], d["resource"], d["group"], d["namespace"], d["name"]) == expected
+
+
+def test_forbidden_uses_the_kubernetes_status_body(kube):
+    from opsagent_sim.k8s_emulator import status_object
+
+    msg = (
+        'deployments.apps "checkout" is forbidden: User "arn:aws:sts::1:assumed-role/r/s" '
+        'cannot update resource "deployments/scale" in API group "apps" in the namespace "shop": '
+        'requires one of ["deployments-editor"]'
+    )
+    kube.inject("PATCH", "/scale$", status=403, body=status_object(403, msg))
+    with pytest.raises(PermissionMissing) as err:
+        get_kube().patch(SCALE, {"spec": {"replicas": 4}})
+    assert err.value.message.startswith(
+        "the function's role lacks update on deployments/scale in namespace shop"
+    )
+    assert err.value.details["verb"] == "update" and err.value.details["hint"].startswith("grant it")
+    body = err.value.to_body()
+    assert body["error"] == "permission_missing" and body["retryable"] is False
+
+
+def test_forbidden_without_a_status_body_falls_back_to_the_path(kube):
+    kube.inject("GET", "/pods$", status=403, body="<html>denied by proxy</html>")
+    with pytest.raises(PermissionMissing, match="lacks list on pods in namespace shop"):
+        list(get_kube().list(PODS))
+
+
+def test_error_messages_are_bounded(kube):
+    kube.inject("GET", "/deployments/checkout$", status=500, message="x" * 50_000)
+    with pytest.raises(UpstreamUnavailable) as err:
+        get_kube().get(DEPLOY)
+    assert len(err.value.message) < 500

@@ -305,3 +305,32 @@ def test_request_log_redacts_secrets(kube):
     assert req.method == "GET" and req.path == f"{APPS}/deployments/checkout" and req.status == 200
     assert "opsagent-emulator" not in json.dumps(req.headers)
     assert req.headers["user-agent"].startswith("opsagent/")
+
+
+@pytest.mark.parametrize("kube_scenario", ["scaling-forbidden"])
+def test_scaling_forbidden_scenario(kube):
+    client = get_kube()
+    dep = client.get(f"{APPS}/deployments/payments")
+    assert dep["metadata"]["labels"]["opsagent.io/scaling"] == "disabled"
+    assert client.get(f"{APPS}/deployments/checkout/scale")["spec"]["replicas"] == 3
+    with pytest.raises(PermissionMissing, match="lacks patch on deployments/scale in namespace shop"):
+        client.patch(f"{APPS}/deployments/checkout/scale", {"spec": {"replicas": 5}})
+    with pytest.raises(PermissionMissing, match="lacks update on deployments/scale"):
+        client.put(f"{APPS}/deployments/checkout/scale", {"spec": {"replicas": 5}})
+    assert kube.state.scale_history == [] and kube.state.replicas("shop", "checkout") == 3
+
+
+@pytest.mark.parametrize("kube_scenario", ["unschedulable"])
+def test_unschedulable_scenario_scale_up_adds_pending_pods(kube):
+    client = get_kube()
+    pending = list(
+        client.list(f"{SHOP}/pods", {"fieldSelector": "status.phase=Pending", "labelSelector": "app=search"})
+    )
+    assert len(pending) == 2
+    client.patch(f"{APPS}/deployments/search/scale", {"spec": {"replicas": 8}})
+    pending = list(
+        client.list(f"{SHOP}/pods", {"fieldSelector": "status.phase=Pending", "labelSelector": "app=search"})
+    )
+    assert len(pending) == 4
+    dep = client.get(f"{APPS}/deployments/search")
+    assert dep["status"]["readyReplicas"] == 4 and dep["status"]["unavailableReplicas"] == 4

@@ -52,6 +52,9 @@ MAX_ERROR_BYTES = 64 * 1024
 DEFAULT_TEXT_BYTES = 64 * 1024
 _PATH_OK = re.compile(r"/[A-Za-z0-9._~:@/-]*", re.ASCII)
 _RETRY_STATUSES = (429, 503)
+_FORBIDDEN = re.compile(
+    r'cannot (\w+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)")?', re.ASCII
+)
 
 
 class KubeText(str):
@@ -388,12 +391,19 @@ class KubeClient:
         scope = f"in namespace {what['namespace']}" if what["namespace"] else "at cluster scope"
         resource = what["resource"] or path
         if status == 403:
+            # Prefer what the API server says it refused (verb, resource, namespace) over our path parsing.
+            if m := _FORBIDDEN.search(str(kstatus.get("message") or "")):
+                verb, resource, _group, ns = m.groups()
+                what = {**what, "verb": verb, "namespace": ns or what["namespace"]}
+                scope = f"in namespace {ns}" if ns else "at cluster scope"
             return PermissionMissing(
                 f"the function's role lacks {what['verb']} on {resource} {scope}"
                 + (f" (Kubernetes said: {server_msg})" if server_msg else ""),
                 verb=what["verb"],
                 resource=resource,
                 namespace=what["namespace"],
+                hint="grant it through the EKS access entry of the function's role (access policy or a "
+                "Kubernetes RBAC Role bound to the entry's group)",
                 **details,
             )
         if status == 401:
