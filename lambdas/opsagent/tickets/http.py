@@ -60,6 +60,7 @@ BACKOFF_CAP = 8.0
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_ANY_METHOD = frozenset({429, 503})
 RETRY_IDEMPOTENT_ONLY = frozenset({500, 502, 504})
+VENDOR_NAMES = {"jira": "Jira", "servicenow": "ServiceNow", "github": "GitHub"}
 _sleep: Callable[[float], None] = time.sleep  # tests replace it
 _clock: Callable[[], float] = time.monotonic
 
@@ -109,6 +110,10 @@ class HttpClient:
     rate_limit_on_403: bool = False
     _pool: Any = field(default=None, repr=False)
     _last_used: float = field(default=0.0, repr=False)
+
+    @property
+    def display(self) -> str:
+        return VENDOR_NAMES.get(self.vendor, self.vendor)
 
     @property
     def pool(self) -> Any:
@@ -183,37 +188,40 @@ class HttpClient:
                 self._last_used = _clock()
             except SSLError as exc:
                 raise UpstreamUnavailable(
-                    f"TLS to {self.vendor} failed ({type(exc).__name__}); check base_url and its certificate",
+                    f"TLS to {self.display} failed ({type(exc).__name__}): check base_url and its "
+                    "certificate",
                     dependency=self.vendor,
                 ) from None
             except (ConnectTimeoutError, NewConnectionError) as exc:
                 # Never reached the server: safe to retry whatever the method.
-                if self._can_retry(attempt, started, self._backoff(attempt)):
-                    self._wait(self._backoff(attempt), what, f"connect failed ({type(exc).__name__})")
+                wait = self._backoff(attempt)
+                if self._can_retry(attempt, started, wait):
+                    self._wait(wait, what, f"connect failed ({type(exc).__name__})")
                     continue
                 raise UpstreamUnavailable(
-                    f"cannot connect to {self.vendor} ({type(exc).__name__}) for {what}",
+                    f"cannot connect to {self.display} ({type(exc).__name__}) for {what}",
                     dependency=self.vendor,
                 ) from None
             except (ReadTimeoutError, ProtocolError, HTTPError) as exc:
                 timed_out = isinstance(exc, ReadTimeoutError)
-                if idempotent and self._can_retry(attempt, started, self._backoff(attempt)):
-                    self._wait(self._backoff(attempt), what, type(exc).__name__)
+                wait = self._backoff(attempt)
+                if idempotent and self._can_retry(attempt, started, wait):
+                    self._wait(wait, what, type(exc).__name__)
                     continue
                 if not idempotent:
                     raise AmbiguousWrite(
-                        f"{self.vendor} did not answer {what} in time ({type(exc).__name__}); the write may "
+                        f"{self.display} did not answer {what} in time ({type(exc).__name__}); the write may "
                         "or may not have been applied",
                         dependency=self.vendor,
                     ) from None
                 cls = UpstreamTimeout if timed_out else UpstreamUnavailable
                 raise cls(
-                    f"{self.vendor} failed for {what} ({type(exc).__name__})", dependency=self.vendor
+                    f"{self.display} failed for {what} ({type(exc).__name__})", dependency=self.vendor
                 ) from None
 
             if len(data) > MAX_RESPONSE_BYTES:
                 raise UpstreamUnavailable(
-                    f"{self.vendor} answered {what} with more than {MAX_RESPONSE_BYTES} bytes",
+                    f"{self.display} answered {what} with more than {MAX_RESPONSE_BYTES} bytes",
                     dependency=self.vendor,
                 )
             status = resp.status
@@ -244,7 +252,7 @@ class HttpClient:
                 wait = hinted if hinted is not None else self._backoff(attempt)
                 if hinted is not None and hinted > self.max_retry_after:
                     raise UpstreamUnavailable(
-                        f"{self.vendor} is rate limiting or unavailable (HTTP {status}) and asks to wait "
+                        f"{self.display} is rate limiting or unavailable (HTTP {status}) and asks to wait "
                         f"{hinted:.0f}s, longer than we wait inside one call: retry later",
                         dependency=self.vendor,
                         http_status=status,
@@ -254,7 +262,7 @@ class HttpClient:
                     self._wait(wait, what, f"HTTP {status}")
                     continue
                 raise UpstreamUnavailable(
-                    f"{self.vendor} kept answering HTTP {status} for {what} after {attempt} attempt(s)"
+                    f"{self.display} kept answering HTTP {status} for {what} after {attempt} attempt(s)"
                     + (f": {self._detail(data)}" if self._detail(data) else ""),
                     dependency=self.vendor,
                     http_status=status,
@@ -262,7 +270,7 @@ class HttpClient:
                 )
             if not idempotent and status in RETRY_IDEMPOTENT_ONLY:
                 raise AmbiguousWrite(
-                    f"{self.vendor} answered HTTP {status} to {what}; the write may or may not have been "
+                    f"{self.display} answered HTTP {status} to {what}; the write may or may not have been "
                     "applied",
                     dependency=self.vendor,
                     http_status=status,
@@ -336,28 +344,29 @@ class HttpClient:
         suffix = f": {detail}" if detail else ""
         common = {"dependency": self.vendor, "http_status": status}
         if status in (400, 422):
-            return InvalidInput(f"{self.vendor} rejected {what} (HTTP {status}){suffix}", **common)
+            return InvalidInput(f"{self.display} rejected {what} (HTTP {status}){suffix}", **common)
         if status == 401:
             return PermissionMissing(
-                f"{self.vendor} rejected the credentials (HTTP 401) for {what}: check the secret named by "
+                f"{self.display} rejected the credentials (HTTP 401) for {what}: check the secret named by "
                 f"secret_arn in OPSAGENT_TICKETS{suffix}",
                 **common,
             )
         if status == 403:
             return PermissionMissing(
-                f"{self.vendor} denied {what} (HTTP 403): the account in the secret lacks permission{suffix}",
+                f"{self.display} denied {what} (HTTP 403): the account in the secret lacks "
+                f"permission{suffix}",
                 **common,
             )
         if status == 404:
-            return NotFound(f"{self.vendor}: not found for {what}{suffix}", **common)
+            return NotFound(f"{self.display}: not found for {what}{suffix}", **common)
         if status == 409:
-            return Conflict(f"{self.vendor}: conflict for {what}{suffix}", **common)
+            return Conflict(f"{self.display}: conflict for {what}{suffix}", **common)
         if 300 <= status < 400:
             return ConfigurationError(
-                f"{self.vendor} redirected {what} (HTTP {status}); redirects are not followed: check "
+                f"{self.display} redirected {what} (HTTP {status}); redirects are not followed: check "
                 "base_url",
                 **common,
             )
         if status == 410:
-            return ConfigurationError(f"{self.vendor}: {what} is gone (HTTP 410){suffix}", **common)
-        return UpstreamUnavailable(f"{self.vendor} failed {what} (HTTP {status}){suffix}", **common)
+            return ConfigurationError(f"{self.display}: {what} is gone (HTTP 410){suffix}", **common)
+        return UpstreamUnavailable(f"{self.display} failed {what} (HTTP {status}){suffix}", **common)
