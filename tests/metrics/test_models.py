@@ -25,13 +25,20 @@ def q(**kw) -> MetricQuery:
         ("p50", "p50"),
         ("p100", "p100"),
         ("p0", "p0"),
+        ("TM99", "tm99"),
+        ("wm90", "wm90"),
+        ("tm(10%:90%)", "TM(10%:90%)"),
+        ("PR(:300)", "PR(:300)"),
+        ("iqm", "IQM"),
     ],
 )
 def test_statistics(given, canonical):
     assert canonical_statistic(given) == canonical
 
 
-@pytest.mark.parametrize("bad", ["avg", "p101", "p", "p99.999", "tm99", "Average; DROP", "", "p-1"])
+@pytest.mark.parametrize(
+    "bad", ["avg", "p101", "p", "p99.999", "tm", "TM(:)", "TM(1;2)", "Average; DROP", "", "p-1", "PR(a:b)"]
+)
 def test_bad_statistic_names_allowed_values(bad):
     with pytest.raises(InvalidInput) as err:
         q(statistic=bad)

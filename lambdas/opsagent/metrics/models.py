@@ -12,6 +12,10 @@ from opsagent.errors import InvalidInput
 
 BASIC_STATISTICS = ("Average", "Sum", "Minimum", "Maximum", "SampleCount")
 _PERCENTILE = re.compile(r"^[pP](\d{1,2}(\.\d{1,2})?|100(\.0{1,2})?)$")
+# CloudWatch's other extended statistics, accepted so an alarm's statistic can be queried as is:
+# tm99 / wm90 / tc90 / ts90 (trimmed/winsorized mean, trimmed count/sum), TM(10%:90%), PR(:300), IQM.
+_TRIMMED = re.compile(r"^(tm|wm|tc|ts)(\d{1,2}(\.\d{1,2})?|100)$", re.I)
+_RANGED = re.compile(r"^(TM|WM|TC|TS|PR)\(\d*(\.\d+)?%?:\d*(\.\d+)?%?\)$", re.I)
 #: Periods below a minute are CloudWatch high-resolution periods; above, multiples of 60.
 HIGH_RESOLUTION_PERIODS = (1, 5, 10, 30)
 MAX_PERIOD = 86_400
@@ -37,6 +41,12 @@ def canonical_statistic(value: str) -> str:
             return stat
     if _PERCENTILE.match(text):
         return "p" + text[1:]
+    if _TRIMMED.match(text):
+        return text[:2].lower() + text[2:]
+    if _RANGED.match(text) and text[3:-1] != ":":
+        return text[:2].upper() + text[2:]
+    if text.upper() == "IQM":
+        return "IQM"
     raise ValueError(f"statistic {text[:40]!r} is not one of {STATISTIC_HELP}")
 
 
