@@ -15,6 +15,7 @@ Every input is validated (:mod:`opsagent.k8s.names`) and checked against
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -57,6 +58,14 @@ class ReadSettings(BaseModel):
         return value
 
 
+def read_settings(environ: dict[str, str] | None = None) -> ReadSettings:
+    """Read settings from the environment. A blank variable counts as unset (infra may render
+    ``OPSAGENT_ALLOWED_NAMESPACES=""``; ``load_settings`` would try to JSON-decode it)."""
+    environ = os.environ if environ is None else environ
+    present = {k: v for k, v in environ.items() if k == "OPSAGENT_ALLOWED_NAMESPACES" and v.strip()}
+    return load_settings(ReadSettings, present)
+
+
 # ---------------------------------------------------------------------------- shared checks
 def _names():
     from opsagent.k8s import names  # light (re + errors), imported on first call
@@ -74,7 +83,7 @@ def _kube(kube: KubeClient | None) -> KubeClient:
 
 def check_namespace_allowed(namespace: str) -> None:
     """Raise PolicyRefused (403) when ``OPSAGENT_ALLOWED_NAMESPACES`` is set and excludes ``namespace``."""
-    allowed = load_settings(ReadSettings).allowed_namespaces
+    allowed = read_settings().allowed_namespaces
     if allowed and namespace not in allowed:
         raise PolicyRefused(
             f"namespace {namespace!r} is outside this agent's allowed namespaces "
@@ -209,8 +218,9 @@ def _has_previous(obj: dict[str, Any], container: str) -> bool:
 
 
 def _json_len(line: str) -> int:
-    """Bytes ``line`` takes inside the JSON body (escapes included), plus its newline (``\\n``)."""
-    return len(json.dumps(line)) - 2 + 2
+    """Bytes ``line`` takes inside the JSON body (escapes included) plus its ``\\n`` separator: the
+    two quote characters json.dumps adds stand in for the two bytes of the escaped newline."""
+    return len(json.dumps(line))
 
 
 def tail_within(lines: list[str], budget: int) -> list[str]:
