@@ -11,6 +11,9 @@ Table (created by infra, see CONTRACTS.md "Tickets table"): partition key ``tick
 * fingerprint locks: ``ticket_id`` = ``FPLOCK#<sha256(fingerprint)>`` with ``holder`` = the open
   ticket's id (no fingerprint/service attribute either).
 
+IAM: GetItem, Query (table + indexes), PutItem, UpdateItem, DeleteItem; transactions need no extra
+action (they are authorised per Put/Update inside them).
+
 One open ticket per fingerprint, even under concurrent creates: a create writes the lock item and
 the ticket in one transaction, conditioned on the lock not existing (or, to replace a lock whose
 holder is closed or missing, on ``holder`` still being that old id). Whoever loses the race reads
@@ -424,6 +427,10 @@ class DynamoDBBackend(TicketBackend):
 
 
 def _api_name(op: str) -> str:
+    # IAM has no TransactWriteItems action: a transaction is authorised per constituent operation
+    # (DynamoDB developer guide, "Using IAM with DynamoDB transactions").
+    if op == "transact_write_items":
+        return "PutItem+dynamodb:UpdateItem"
     return "".join(part.capitalize() for part in op.split("_"))
 
 
