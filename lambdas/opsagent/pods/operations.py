@@ -40,6 +40,7 @@ MAX_LOG_LINES = 500
 LOG_TEXT_BUDGET = 6 * 1024  # bytes of the JSON-encoded text field
 LOG_LINE_CHARS = 1_000  # one long line (a JSON blob, a stack trace on one line) is cut at this
 LOG_FETCH_BYTES = 512 * 1024  # what we read from the API at most (tailLines limits it first)
+ALLOWED_NAMESPACES_ENV = "OPSAGENT_ALLOWED_NAMESPACES"
 
 
 class ReadSettings(BaseModel):
@@ -62,8 +63,8 @@ def read_settings(environ: dict[str, str] | None = None) -> ReadSettings:
     """Read settings from the environment. A blank variable counts as unset (infra may render
     ``OPSAGENT_ALLOWED_NAMESPACES=""``; ``load_settings`` would try to JSON-decode it)."""
     environ = os.environ if environ is None else environ
-    present = {k: v for k, v in environ.items() if k == "OPSAGENT_ALLOWED_NAMESPACES" and v.strip()}
-    return load_settings(ReadSettings, present)
+    value = environ.get(ALLOWED_NAMESPACES_ENV, "")
+    return load_settings(ReadSettings, {ALLOWED_NAMESPACES_ENV: value} if value.strip() else {})
 
 
 # ---------------------------------------------------------------------------- shared checks
