@@ -263,3 +263,26 @@ def test_url_template_and_prefix(tickets_table, ctx, monkeypatch):
     )
     result = service.create_ticket(ctx, req())
     assert result.id.startswith("INC-") and result.url == f"https://ops.example.com/t/{result.id}"
+
+
+def test_dynamodb_errors_are_mapped_to_readable_bodies(ctx):
+    from botocore.exceptions import ClientError
+
+    from opsagent.errors import PermissionMissing
+
+    class Denied:
+        def __getattr__(self, op):
+            def call(**kwargs):
+                raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, op)
+
+            return call
+
+    backend = DynamoDBBackend("t-tickets", dynamodb=Denied())
+    with pytest.raises(PermissionMissing) as err:
+        service.create_ticket(ctx, req(), backend=backend, audit=None)
+    assert (
+        err.value.details["permission"] == "dynamodb:GetItem" and err.value.details["resource"] == "t-tickets"
+    )
+    with pytest.raises(PermissionMissing) as err:
+        service.create_ticket(ctx, req(fingerprint=None), backend=backend, audit=None)
+    assert err.value.details["permission"] == "dynamodb:PutItem"
