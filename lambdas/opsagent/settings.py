@@ -34,7 +34,7 @@ def load_settings(model: type[M], environ: Mapping[str, str] | None = None, pref
         if key not in environ:
             continue
         value = environ[key]
-        if value[:1] in "[{":
+        if value.startswith(("[", "{")):
             try:
                 raw[name] = json.loads(value)
             except json.JSONDecodeError as exc:
