@@ -389,6 +389,8 @@ class StateStore:
                 time.sleep(random.uniform(0.0, 0.02) * (attempt + 1))
                 continue
             snapshot.window_used += 1
+            snapshot.window_entries = sorted([*snapshot.window_entries, now])
+            snapshot.window_next_at = snapshot.window_entries[0] + window_seconds
             snapshot.budget_used += 1 if bpk else 0
             snapshot.reservation = Reservation(rid, wpk, bpk)
             return snapshot

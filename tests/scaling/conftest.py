@@ -65,3 +65,70 @@ def ddb(aws, monkeypatch):
     monkeypatch.setenv("OPSAGENT_AUDIT_TABLE", AUDIT_TABLE)
     monkeypatch.setenv("OPSAGENT_STATE_TABLE", STATE_TABLE)
     return atomic
+
+
+# --- the cluster and the whole stack -------------------------------------------------------------
+
+from opsagent_sim.pytest_fixtures import kube, kube_factory  # noqa: E402, F401
+
+SHOP_POLICY = {"allowed_namespaces": ["shop"]}
+
+# checkout 3 (free), frontend 4 (HPA), legacy 2 (opted out), cart 2, search 2, kube-system/coredns 2
+SCENARIO = {
+    "name": "scaling-tests",
+    "now": "2026-11-20T14:06:00Z",
+    "namespace": "shop",
+    "namespaces": ["shop", "kube-system", "payments"],
+    "deployments": [
+        {"name": "checkout", "replicas": 3, "revision": 7, "image": "registry.example/checkout:1.42.0"},
+        {"name": "frontend", "replicas": 4, "revision": 31},
+        {"name": "legacy", "replicas": 2, "labels": {"opsagent.io/scaling": "disabled"}},
+        {"name": "cart", "replicas": 2},
+        {"name": "search", "replicas": 2},
+        {"name": "ledger", "namespace": "payments", "replicas": 2},
+        {"name": "coredns", "namespace": "kube-system", "replicas": 2, "selector": {"k8s-app": "kube-dns"}},
+    ],
+    "hpas": [
+        {"name": "frontend", "target": "frontend", "min": 2, "max": 8, "cpu_target": 70, "current_cpu": 38}
+    ],
+    "events": [
+        {
+            "object": "deployment/checkout",
+            "type": "Normal",
+            "reason": "ScalingReplicaSet",
+            "message": "Scaled up replica set checkout-7 to 3",
+            "age": "3h",
+        },
+        {
+            "object": "deployment/checkout",
+            "type": "Warning",
+            "reason": "FailedCreate",
+            "message": "older warning",
+            "age": "5h",
+        },
+    ],
+}
+
+
+@pytest.fixture
+def kube_scenario():
+    return SCENARIO
+
+
+@pytest.fixture
+def policy_env(monkeypatch):
+    import json
+
+    def set_policy(policy: dict | None = None) -> None:
+        monkeypatch.setenv("OPSAGENT_POLICY", json.dumps(SHOP_POLICY if policy is None else policy))
+
+    set_policy()
+    monkeypatch.delenv("OPSAGENT_ALLOWED_NAMESPACES", raising=False)
+    return set_policy
+
+
+@pytest.fixture
+def stack(ddb, kube, policy_env):  # noqa: F811 - the imported fixture
+    """moto tables + the emulator (over HTTP) + a policy allowing namespace shop."""
+    kube.clear_requests()
+    return kube

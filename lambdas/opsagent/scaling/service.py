@@ -1,0 +1,662 @@
+"""The scaling operations as plain Python: ``Scaling.get_deployment`` and ``Scaling.scale``.
+
+Callable from the action group, the alarm trigger, the drill and the CLI alike::
+
+    from opsagent.scaling import Scaling, ScaleRequest
+    result = Scaling.from_env().scale(ctx, "shop", "checkout", ScaleRequest(replicas=6, reason="CPU 95%"))
+
+Order of a scale (each step only runs if the previous passed; nothing is changed before step 8):
+
+1. validate names (InvalidInput 400, audited as refused/invalid_input)
+2. read allowlist (OPSAGENT_ALLOWED_NAMESPACES) and static policy rules 1-4 (no I/O)
+3. idempotency record (state table): a completed identical request whose result still holds is
+   replayed; one in progress -> wait briefly, then 409 ``in_progress`` (retryable)
+4. read Deployment, Scale (resourceVersion) and HPAs; workload rules 5-7
+5. target == current -> ``unchanged`` (no quota, no write)
+6. dry_run -> read the counters, rules 8-9 without consuming, report
+7. reserve quota (one DynamoDB transaction: cooldown slot + incident budget, conditional)
+8. PATCH the Scale with its resourceVersion; on 409 re-read, re-check rules 5-7 once and retry;
+   a second 409 releases the quota and raises a retryable conflict
+9. read back, audit (before/after/undo), complete the idempotency record
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from opsagent.context import CallContext
+from opsagent.errors import (
+    ConfigurationError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    OpsAgentError,
+    PermissionMissing,
+    PolicyRefused,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from opsagent.scaling import workload as wl
+from opsagent.scaling.models import (
+    DeploymentInfo,
+    QuotaInfo,
+    ReplicaCounts,
+    ScaleRequest,
+    ScaleResult,
+    ScalingVerdict,
+    UndoHint,
+)
+from opsagent.scaling.policy import (
+    PolicyDecision,
+    QuotaUsage,
+    ScalingPolicy,
+    WorkloadFacts,
+    allowed_range,
+    evaluate,
+    load_policy,
+)
+
+log = logging.getLogger("opsagent.scaling")
+
+OPERATION = "scaleDeployment"
+IDEM_SCOPE = "scaleDeployment"
+IDEM_TTL_SECONDS = 3600  # a retry within an hour replays (if the result still holds)
+IDEM_LEASE_SECONDS = 60  # must exceed the scaling Lambda's timeout
+IN_PROGRESS_WAIT_SECONDS = 3.0
+
+
+class OperationInProgress(Conflict):
+    """An identical request is being applied right now."""
+
+    code = "in_progress"
+    retryable = True
+
+
+class ScaleConflict(Conflict):
+    """The Deployment kept changing under us (two resourceVersion conflicts)."""
+
+    code = "conflict"
+    retryable = True
+
+
+class ScalingSettings(BaseModel):
+    """``OPSAGENT_ALLOWED_NAMESPACES``: comma list (or JSON array) limiting reads and writes; unset = all."""
+
+    allowed_namespaces: str | list[str] | None = None
+
+    def read_allowlist(self) -> frozenset[str] | None:
+        raw = self.allowed_namespaces
+        if raw is None:
+            return None
+        items = raw.split(",") if isinstance(raw, str) else raw
+        names = frozenset(str(i).strip() for i in items if str(i).strip())
+        return names or None
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Scaling:
+    """The scaling domain with its dependencies (injected in tests, from the environment otherwise)."""
+
+    def __init__(
+        self,
+        *,
+        policy: ScalingPolicy,
+        kube: Any = None,
+        state: Any = None,
+        audit: Any = None,
+        read_allowlist: frozenset[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.policy = policy
+        self._kube = kube
+        self._state = state
+        self._audit = audit
+        self.read_allowlist = read_allowlist
+        self._environ = environ
+        self._sleep = sleep
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Scaling:
+        """Policy and allowlist are validated now (ConfigurationError naming the field); the
+        cluster client, state table and audit trail are built on first use."""
+        from opsagent.settings import load_settings
+
+        settings = load_settings(ScalingSettings, environ)
+        return cls(policy=load_policy(environ), read_allowlist=settings.read_allowlist(), environ=environ)
+
+    # --- lazily built dependencies ---------------------------------------------------------------
+
+    @property
+    def kube(self) -> Any:
+        if self._kube is None:
+            from opsagent.k8s import get_kube
+
+            self._kube = get_kube()
+        return self._kube
+
+    @property
+    def state(self) -> Any:
+        if self._state is None:
+            from opsagent.state import StateStore
+
+            self._state = StateStore.from_env(self._environ)
+        return self._state
+
+    @property
+    def audit(self) -> Any:
+        if self._audit is None:
+            from opsagent.audit import AuditTrail
+
+            self._audit = AuditTrail.from_env(self._environ)
+        return self._audit
+
+    # --- shared checks ---------------------------------------------------------------------------
+
+    def _names(self, namespace: str, deployment: str) -> tuple[str, str]:
+        from opsagent.k8s.names import validate_name, validate_namespace
+
+        return validate_namespace(namespace, "namespace"), validate_name(deployment, "deployment")
+
+    def _check_read_allowlist(self, namespace: str) -> None:
+        if self.read_allowlist is not None and namespace not in self.read_allowlist:
+            raise PolicyRefused(
+                f"namespace {namespace!r} is not in OPSAGENT_ALLOWED_NAMESPACES",
+                rule="allowed_namespaces",
+                limit=sorted(self.read_allowlist),
+            )
+
+    def _facts(self, dep: dict[str, Any], scale: dict[str, Any] | None, hpa: Any) -> WorkloadFacts:
+        current = wl.scale_replicas(scale) if scale is not None else wl.replica_counts(dep).spec
+        return WorkloadFacts(
+            current_replicas=current,
+            labels=wl.labels(dep),
+            hpa_name=hpa.name if hpa else None,
+            hpa_min=hpa.min_replicas if hpa else None,
+            hpa_max=hpa.max_replicas if hpa else None,
+        )
+
+    def _quota(self, used: Any | None, note: str | None = None) -> QuotaInfo:
+        p = self.policy
+        return QuotaInfo(
+            cooldown_used=None if used is None else used.window_used,
+            cooldown_limit=p.cooldown_max_operations,
+            cooldown_window_seconds=p.cooldown_window_seconds,
+            cooldown_next_slot_at=None if used is None else _iso(used.window_next_at),
+            incident_budget_used=None if used is None else used.budget_used,
+            incident_budget_limit=p.incident_budget,
+            note=note,
+        )
+
+    @staticmethod
+    def _usage(snapshot: Any) -> QuotaUsage:
+        return QuotaUsage(
+            cooldown_used=snapshot.window_used,
+            cooldown_next_at=_iso(snapshot.window_next_at),
+            budget_used=snapshot.budget_used,
+        )
+
+    @staticmethod
+    def _window_scope(namespace: str, deployment: str) -> str:
+        return f"scale#{namespace}/{deployment}"
+
+    # --- getDeployment ---------------------------------------------------------------------------
+
+    def get_deployment(self, ctx: CallContext, namespace: str, deployment: str) -> DeploymentInfo:
+        namespace, deployment = self._names(namespace, deployment)
+        self._check_read_allowlist(namespace)
+        dep = wl.read_deployment(self.kube, namespace, deployment)
+        hpa, hpa_note = None, None
+        try:
+            hpa = wl.find_hpa(self.kube, namespace, deployment)
+        except PermissionMissing as exc:
+            hpa_note = f"could not list HPAs ({exc.message}); scaling is refused until this is known"
+        objects = [("Deployment", deployment)]
+        if rs := wl.newest_replicaset(dep):
+            objects.append(("ReplicaSet", rs))
+        try:
+            events, omitted = wl.recent_events(self.kube, namespace, objects)
+        except PermissionMissing:
+            events, omitted = [], 0
+        counts = wl.replica_counts(dep)
+        facts = self._facts(dep, None, hpa)
+        verdict = self._verdict(ctx, namespace, deployment, facts, hpa_unknown=hpa_note is not None)
+        return DeploymentInfo(
+            namespace=namespace,
+            name=deployment,
+            replicas=counts,
+            rollout=wl.rollout(dep),
+            conditions=wl.conditions(dep),
+            events=events,
+            events_omitted=omitted,
+            hpa=hpa,
+            hpa_note=hpa_note,
+            containers=wl.containers(dep),
+            scaling=verdict,
+        )
+
+    def _verdict(
+        self, ctx: CallContext, namespace: str, deployment: str, facts: WorkloadFacts, *, hpa_unknown: bool
+    ) -> ScalingVerdict:
+        window = allowed_range(self.policy, facts.current_replicas)
+        decision = evaluate(self.policy, namespace, deployment, None, facts)
+        quota = None
+        if decision.allowed:
+            try:
+                snapshot = self.state.usage(
+                    self._window_scope(namespace, deployment),
+                    self.policy.cooldown_window_seconds,
+                    ctx.incident_id,
+                )
+            except (ConfigurationError, UpstreamUnavailable) as exc:
+                quota = self._quota(None, note=f"counters unavailable: {exc.message}")
+            else:
+                quota = self._quota(snapshot)
+                decision = evaluate(self.policy, namespace, deployment, None, facts, self._usage(snapshot))
+        if decision.allowed and hpa_unknown:
+            decision = PolicyDecision(
+                allowed=False, rule="hpa_managed", limit=None, reason="cannot tell whether an HPA manages it"
+            )
+        if decision.allowed and window is None:
+            decision = PolicyDecision(
+                allowed=False,
+                rule="replica_ceiling"
+                if facts.current_replicas > self.policy.max_replicas
+                else "replica_floor",
+                limit=[self.policy.min_replicas, self.policy.max_replicas],
+                reason=f"{facts.current_replicas} replicas is outside the policy's range and more than "
+                f"{self.policy.max_step} away from it; no single call may scale it",
+            )
+        return ScalingVerdict(
+            allowed=decision.allowed,
+            rule=decision.rule,
+            limit=decision.limit,
+            reason=decision.reason
+            if not decision.allowed
+            else "scaleDeployment is allowed within allowed_range",
+            allowed_range=list(window) if (window and decision.allowed) else None,
+            quota=quota,
+        )
+
+    # --- scaleDeployment -------------------------------------------------------------------------
+
+    def scale(self, ctx: CallContext, namespace: str, deployment: str, request: ScaleRequest) -> ScaleResult:
+        # No audit trail or no state table -> no mutation (ConfigurationError before anything runs).
+        _ = self.audit, self.state
+        params: dict[str, Any] = {
+            "namespace": namespace,
+            "deployment": deployment,
+            "replicas": request.replicas,
+            "reason": request.reason,
+            "dry_run": request.dry_run,
+        }
+        try:
+            namespace, deployment = self._names(namespace, deployment)
+        except InvalidInput as exc:
+            self._record(ctx, params, "refused", rule="invalid_input", detail=exc.message)
+            raise
+        params.update(namespace=namespace, deployment=deployment)
+        target = request.replicas
+
+        try:
+            self._check_read_allowlist(namespace)
+            evaluate(self.policy, namespace, deployment, target).raise_if_refused(dry_run=request.dry_run)
+        except PolicyRefused as exc:
+            self._record(ctx, params, "refused", rule=exc.rule, detail=exc.message)
+            raise
+
+        if request.dry_run:
+            return self._dry_run(ctx, namespace, deployment, target, params)
+
+        from opsagent.state import digest
+
+        key = digest(ctx.incident_id, namespace, deployment, target, False)
+        token = self._begin(ctx, key, namespace, deployment, target, params)
+        if isinstance(token, ScaleResult):
+            return token  # replayed
+        try:
+            result = self._apply(ctx, namespace, deployment, target, params)
+        except BaseException:
+            self._abandon(key, token)
+            raise
+        if not self.state.idem_complete(
+            IDEM_SCOPE, key, token, result.model_dump_json(), ttl_seconds=IDEM_TTL_SECONDS
+        ):
+            log.warning("idempotency lease lost before completion", extra={"key": key})
+        return result
+
+    def _abandon(self, key: str, token: str) -> None:
+        try:
+            self.state.idem_abandon(IDEM_SCOPE, key, token)
+        except OpsAgentError:
+            log.exception("could not drop the idempotency record; it expires with its lease")
+
+    def _begin(
+        self, ctx: CallContext, key: str, namespace: str, deployment: str, target: int, params: dict[str, Any]
+    ) -> str | ScaleResult:
+        """Our idempotency token, or the replayed result of an identical completed request."""
+        take_over: str | None = None
+        waited = 0.0
+        for _ in range(40):
+            outcome = self.state.idem_begin(
+                IDEM_SCOPE,
+                key,
+                lease_seconds=IDEM_LEASE_SECONDS,
+                ttl_seconds=IDEM_TTL_SECONDS,
+                take_over_token=take_over,
+                description=f"{ctx.incident_id} {namespace}/{deployment} -> {target}",
+            )
+            if outcome.state == "acquired":
+                return outcome.token or ""
+            if outcome.state == "in_progress":
+                if waited >= IN_PROGRESS_WAIT_SECONDS:
+                    self._record(ctx, params, "deduplicated", detail="an identical request is in progress")
+                    raise OperationInProgress(
+                        f"an identical request to scale {namespace}/{deployment} to {target} is being "
+                        "applied right now; call getDeployment in a few seconds instead of repeating it",
+                        namespace=namespace,
+                        deployment=deployment,
+                    )
+                self._sleep(0.25)
+                waited += 0.25
+                continue
+            cached = ScaleResult.model_validate_json(outcome.response or "{}")
+            current = wl.scale_replicas(wl.read_scale(self.kube, namespace, deployment))
+            if current == cached.after_replicas:
+                self._record(
+                    ctx,
+                    params,
+                    "deduplicated",
+                    detail=f"identical request already done (audit {cached.audit_id}); replayed its result",
+                    after={"spec_replicas": current},
+                )
+                return cached.model_copy(update={"replayed": True})
+            # The earlier result no longer holds (scaled since): this is a new change; take the
+            # record over, conditionally on it still being the one we just judged stale.
+            take_over = outcome.token
+        raise OperationInProgress(
+            "another invocation keeps handling the same request; retry shortly",
+            namespace=namespace,
+            deployment=deployment,
+        )
+
+    def _read_workload(self, namespace: str, deployment: str) -> tuple[dict, dict, Any, WorkloadFacts]:
+        dep = wl.read_deployment(self.kube, namespace, deployment)
+        scale = wl.read_scale(self.kube, namespace, deployment)
+        hpa = wl.find_hpa(self.kube, namespace, deployment)
+        return dep, scale, hpa, self._facts(dep, scale, hpa)
+
+    def _dry_run(
+        self, ctx: CallContext, namespace: str, deployment: str, target: int, params: dict[str, Any]
+    ) -> ScaleResult:
+        try:
+            dep, _scale, _hpa, facts = self._read_workload(namespace, deployment)
+        except OpsAgentError as exc:
+            self._record(ctx, params, "failed", detail=f"dry run: {exc.message}")
+            raise
+        usage = self.state.usage(
+            self._window_scope(namespace, deployment), self.policy.cooldown_window_seconds, ctx.incident_id
+        )
+        decision = evaluate(self.policy, namespace, deployment, target, facts, self._usage(usage))
+        before = {"spec_replicas": facts.current_replicas}
+        if not decision.allowed:
+            self._record(
+                ctx,
+                params,
+                "refused",
+                rule=decision.rule,
+                detail=f"dry run: {decision.reason}",
+                before=before,
+            )
+            decision.raise_if_refused(dry_run=True)
+        would = "already at the requested count" if facts.current_replicas == target else "would be applied"
+        rec = self._record(
+            ctx, params, "dry_run", detail=f"{facts.current_replicas} -> {target}: {would}", before=before
+        )
+        return ScaleResult(
+            outcome="dry_run",
+            namespace=namespace,
+            deployment=deployment,
+            before_replicas=facts.current_replicas,
+            requested_replicas=target,
+            after_replicas=facts.current_replicas,
+            cluster_now=wl.replica_counts(dep),
+            rollout_status=wl.rollout(dep).status,
+            message=f"dry run: scaling {namespace}/{deployment} {facts.current_replicas} -> {target} "
+            f"{would}; nothing was changed and no quota was used",
+            audit_id=rec.audit_id if rec else None,
+            quota=self._quota(usage),
+        )
+
+    def _apply(
+        self, ctx: CallContext, namespace: str, deployment: str, target: int, params: dict[str, Any]
+    ) -> ScaleResult:
+        try:
+            dep, scale, _hpa, facts = self._read_workload(namespace, deployment)
+        except OpsAgentError as exc:
+            self._record(ctx, params, "failed", detail=exc.message)
+            raise
+        decision = evaluate(self.policy, namespace, deployment, target, facts)
+        if not decision.allowed:
+            self._record(
+                ctx,
+                params,
+                "refused",
+                rule=decision.rule,
+                detail=decision.reason,
+                before={"spec_replicas": facts.current_replicas},
+            )
+            decision.raise_if_refused()
+        before = facts.current_replicas
+        if before == target:
+            return self._unchanged(ctx, namespace, deployment, target, dep, params)
+
+        snapshot = self.state.reserve(
+            window_scope=self._window_scope(namespace, deployment),
+            window_limit=self.policy.cooldown_max_operations,
+            window_seconds=self.policy.cooldown_window_seconds,
+            incident_id=ctx.incident_id,
+            budget_limit=self.policy.incident_budget,
+            entry={"operation": OPERATION, "target": f"{namespace}/{deployment}", "replicas": str(target)},
+        )
+        if snapshot.reservation is None:
+            decision = evaluate(self.policy, namespace, deployment, target, facts, self._usage(snapshot))
+            if decision.allowed:  # counters moved between reserve's read and ours; report the reserve's view
+                rule = "cooldown" if snapshot.refused == "window" else "incident_budget"
+                decision = PolicyDecision(
+                    allowed=False, rule=rule, reason=f"{rule} limit reached", limit=None
+                )
+            self._record(
+                ctx,
+                params,
+                "refused",
+                rule=decision.rule,
+                detail=decision.reason,
+                before={"spec_replicas": before},
+            )
+            decision.raise_if_refused()
+        reservation = snapshot.reservation
+        assert reservation is not None
+
+        try:
+            patched, before_scale = self._patch_with_retry(ctx, namespace, deployment, target, scale, params)
+        except (UpstreamTimeout, UpstreamUnavailable) as exc:
+            # The PATCH may or may not have landed: keep the reservation (fail closed) and say so.
+            self._record(
+                ctx,
+                params,
+                "failed",
+                detail=f"outcome unknown, quota kept: {exc.message}",
+                before={"spec_replicas": before},
+            )
+            raise
+        except BaseException as exc:
+            self._release(reservation)
+            if isinstance(exc, _Unchanged):
+                return self._unchanged(ctx, namespace, deployment, target, exc.dep, params)
+            raise
+        before = wl.scale_replicas(before_scale)
+
+        warnings: list[str] = []
+        try:
+            after_dep = wl.read_deployment(self.kube, namespace, deployment)
+            cluster_now: ReplicaCounts | None = wl.replica_counts(after_dep)
+            rollout_status: str | None = wl.rollout(after_dep).status
+            after_spec = cluster_now.spec if cluster_now else target
+        except OpsAgentError as exc:
+            cluster_now, rollout_status = None, None
+            after_spec = wl.scale_replicas(patched) or target
+            warnings.append(f"applied, but reading it back failed: {exc.message}")
+        if after_spec != target:
+            warnings.append(
+                f"the cluster reports spec.replicas={after_spec}, not {target}: something else changed it"
+            )
+
+        undo = UndoHint(
+            namespace=namespace,
+            deployment=deployment,
+            replicas=before,
+            call=f"scaleDeployment(namespace={namespace}, deployment={deployment}, replicas={before}, "
+            f"reason='undo')",
+        )
+        rec = self._record(
+            ctx,
+            params,
+            "applied",
+            detail=f"{before} -> {target}",
+            before={
+                "spec_replicas": before,
+                "resource_version": (before_scale.get("metadata") or {}).get("resourceVersion"),
+            },
+            after={"spec_replicas": after_spec, **({"ready": cluster_now.ready} if cluster_now else {})},
+            undo=undo.call,
+        )
+        if rec is None:
+            warnings.append("the audit record could not be written; tell a human (the change is applied)")
+        return ScaleResult(
+            outcome="applied",
+            namespace=namespace,
+            deployment=deployment,
+            before_replicas=before,
+            requested_replicas=target,
+            after_replicas=after_spec,
+            cluster_now=cluster_now,
+            rollout_status=rollout_status,
+            message=f"scaled {namespace}/{deployment} from {before} to {target} replicas; new pods take time "
+            "to become ready (check getDeployment). Undo with the 'undo' call (policy applies to it too).",
+            audit_id=rec.audit_id if rec else None,
+            undo=undo,
+            quota=self._quota(snapshot),
+            warnings=warnings,
+        )
+
+    def _patch_with_retry(
+        self,
+        ctx: CallContext,
+        namespace: str,
+        deployment: str,
+        target: int,
+        scale: dict[str, Any],
+        params: dict[str, Any],
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """PATCH with the resourceVersion we checked; after one conflict re-read and re-check rules
+        5-7 once. Returns (patch response, the Scale the patch was based on)."""
+        for attempt in (1, 2):
+            rv = (scale.get("metadata") or {}).get("resourceVersion")
+            body: dict[str, Any] = {"spec": {"replicas": target}}
+            if rv:
+                body["metadata"] = {"resourceVersion": rv}
+            try:
+                return self.kube.patch(wl.scale_path(namespace, deployment), body, patch_type="merge"), scale
+            except Conflict:
+                if attempt == 2:
+                    self._record(
+                        ctx, params, "failed", detail="resourceVersion conflict twice; nothing applied"
+                    )
+                    raise ScaleConflict(
+                        f"{namespace}/{deployment} changed twice while being scaled; nothing was applied. "
+                        "Call getDeployment, then retry if still needed.",
+                        namespace=namespace,
+                        deployment=deployment,
+                    ) from None
+            except (NotFound, PermissionMissing, InvalidInput) as exc:
+                self._record(
+                    ctx,
+                    params,
+                    "failed",
+                    detail=exc.message,
+                    before={"spec_replicas": wl.scale_replicas(scale)},
+                )
+                raise
+            dep, scale, _hpa, facts = self._read_workload(namespace, deployment)
+            decision = evaluate(self.policy, namespace, deployment, target, facts)
+            if not decision.allowed:
+                self._record(
+                    ctx,
+                    params,
+                    "refused",
+                    rule=decision.rule,
+                    detail=f"after a conflict: {decision.reason}",
+                    before={"spec_replicas": facts.current_replicas},
+                )
+                decision.raise_if_refused()
+            if facts.current_replicas == target:
+                raise _Unchanged(dep)
+        raise AssertionError("unreachable")
+
+    def _unchanged(
+        self,
+        ctx: CallContext,
+        namespace: str,
+        deployment: str,
+        target: int,
+        dep: dict[str, Any],
+        params: dict[str, Any],
+    ) -> ScaleResult:
+        rec = self._record(ctx, params, "recorded", detail=f"already at {target} replicas; nothing changed")
+        return ScaleResult(
+            outcome="unchanged",
+            namespace=namespace,
+            deployment=deployment,
+            before_replicas=target,
+            requested_replicas=target,
+            after_replicas=target,
+            cluster_now=wl.replica_counts(dep),
+            rollout_status=wl.rollout(dep).status,
+            message=f"{namespace}/{deployment} already has {target} replicas; nothing was changed, "
+            "no quota used",
+            audit_id=rec.audit_id if rec else None,
+        )
+
+    def _release(self, reservation: Any) -> None:
+        try:
+            self.state.release(reservation)
+        except OpsAgentError:
+            log.exception("could not release a quota reservation; it expires with the window")
+
+    def _record(self, ctx: CallContext, params: dict[str, Any], decision: str, **kwargs: Any) -> Any:
+        """Write an audit record; a failure to write is logged and returns None (the caller decides
+        whether that changes the answer)."""
+        try:
+            return self.audit.record(ctx, OPERATION, params, decision, **kwargs)
+        except OpsAgentError:
+            log.exception("audit write failed", extra={"decision": decision})
+            return None
+
+
+class _Unchanged(Exception):
+    """Control flow inside _apply: the target was reached by someone else; never escapes."""
+
+    def __init__(self, dep: dict[str, Any]) -> None:
+        self.dep = dep
