@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from opsagent_infra import INFRA_DIR, REPO_ROOT
 
@@ -155,12 +163,13 @@ class TriggerConfig(_Strict):
     maximum_retry_attempts: int = Field(default=4, ge=0, le=185, description="EventBridge target retries")
     maximum_event_age_seconds: int = Field(default=3600, ge=60, le=86400)
 
-    @model_validator(mode="after")
-    def _settings(self) -> TriggerConfig:
-        if "mutation_mode" in self.settings:
+    @field_validator("settings")
+    @classmethod
+    def _settings(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if "mutation_mode" in value:
             raise ValueError("set mutation_mode at trigger.mutation_mode, not in trigger.settings")
-        validate_trigger(self.document)
-        return self
+        validate_trigger({"mutation_mode": info.data.get("mutation_mode", "propose"), **value})
+        return value
 
     @property
     def document(self) -> dict[str, Any]:
@@ -337,7 +346,7 @@ def validate_trigger(value: dict[str, Any]) -> dict[str, Any]:
     try:
         RuntimeTriggerConfig.model_validate(value)
     except ValidationError as exc:
-        raise ValueError("settings: " + "; ".join(_format_errors(exc))) from None
+        raise ValueError("; ".join(_format_errors(exc))) from None
     return value
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Kubernetes group the scaling role is mapped to (bound by infra/k8s/opsagent-scaler-rbac.yaml).
+SCALER_GROUP = "opsagent-scaler"
+
 
 @dataclass(frozen=True)
 class Names:

@@ -67,6 +67,11 @@ def synth(
             f"{stack.total_operations} operations across action groups; Bedrock allows {API_LIMIT}"
         )
     app.synth()
+    from opsagent_infra.rbac import render
+
+    rbac = outdir / "stacks" / stack_id / "k8s" / "opsagent-scaler-rbac.yaml"
+    rbac.parent.mkdir(parents=True, exist_ok=True)
+    rbac.write_text(render(config))
     warnings = [f"placeholder schema for {m}" for m in missing]
     return SynthResult(
         stack_id=stack_id,

@@ -17,9 +17,8 @@ from cdktf_cdktf_provider_aws.eks_access_policy_association import (
 )
 from constructs import Construct
 
-from opsagent_infra.naming import Arns
+from opsagent_infra.naming import SCALER_GROUP, Arns
 
-SCALER_GROUP = "opsagent-scaler"
 VIEW_POLICY = "AmazonEKSViewPolicy"
 
 

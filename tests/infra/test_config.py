@@ -1,0 +1,142 @@
+"""Environment configuration: valid files load; every problem names file + field + what is wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from opsagent_infra.config import ConfigError, load_config
+
+ENV_DIR = Path(__file__).resolve().parents[2] / "infra" / "environments"
+
+
+def _write(tmp_path: Path, doc: dict, env: str = "dev") -> Path:
+    path = tmp_path / f"{env}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.fixture
+def dev_doc() -> dict:
+    return yaml.safe_load((ENV_DIR / "dev.yaml").read_text())
+
+
+def _problems(tmp_path, doc, env="dev") -> str:
+    with pytest.raises(ConfigError) as err:
+        load_config(env, path=_write(tmp_path, doc, env))
+    assert str(tmp_path) in str(err.value) or f"{env}.yaml" in str(err.value)
+    return "\n".join(err.value.problems)
+
+
+@pytest.mark.parametrize("env", sorted(p.stem for p in ENV_DIR.glob("*.yaml")))
+def test_committed_environments_are_valid(env):
+    cfg = load_config(env)
+    assert cfg.env == env
+    json.loads(cfg.policy_json)
+    assert json.loads(cfg.tickets_json)["backend"]
+    assert json.loads(cfg.trigger_json)["mutation_mode"] in ("propose", "confirm")
+
+
+def test_env_variable_selects_the_file(monkeypatch):
+    monkeypatch.setenv("ENV", "prod")
+    assert load_config().name_prefix == "opsagent-prod"
+    monkeypatch.delenv("ENV")
+    assert load_config().env == "dev"
+
+
+def test_unknown_environment_lists_known_ones():
+    with pytest.raises(ConfigError) as err:
+        load_config("nope")
+    assert "dev" in str(err.value) and "nope.yaml" in str(err.value)
+
+
+def test_dev_uses_profile_and_prod_a_foundation_model():
+    assert load_config("dev").model.is_profile
+    assert not load_config("prod").model.is_profile
+    assert load_config("prod").ticket_secret_arn.startswith("arn:aws:secretsmanager:")
+
+
+def test_missing_required_field_is_named(tmp_path, dev_doc):
+    del dev_doc["eks"]["cluster_name"]
+    assert "eks.cluster_name: Field required" in _problems(tmp_path, dev_doc)
+
+
+def test_every_problem_is_reported_at_once(tmp_path, dev_doc):
+    dev_doc["log_retention_days"] = 42
+    dev_doc["region"] = "mars-1"
+    dev_doc["surprise"] = True
+    problems = _problems(tmp_path, dev_doc)
+    assert "log_retention_days" in problems and "42" not in problems.split("log_retention_days")[0]
+    assert "region: 'mars-1' is not an AWS region" in problems
+    assert "surprise: Extra inputs are not permitted" in problems
+
+
+def test_inference_profile_needs_underlying_models(tmp_path, dev_doc):
+    dev_doc["model"] = {"id": "us.anthropic.claude-3-5-haiku-20241022-v1:0"}
+    assert "underlying_model_arns" in _problems(tmp_path, dev_doc)
+    dev_doc["model"]["underlying_model_arns"] = ["arn:aws:s3:::bucket"]
+    assert "not foundation-model ARNs" in _problems(tmp_path, dev_doc)
+
+
+def test_foundation_model_rejects_underlying_arns(tmp_path, dev_doc):
+    dev_doc["model"] = {
+        "id": "anthropic.claude-3-haiku-20240307-v1:0",
+        "underlying_model_arns": ["arn:aws:bedrock:us-east-1::foundation-model/x"],
+    }
+    assert "only applies to an inference profile" in _problems(tmp_path, dev_doc)
+
+
+def test_scaling_policy_is_validated_with_the_runtime_model(tmp_path, dev_doc):
+    dev_doc["scaling_policy"]["max_replicas"] = 0
+    dev_doc["scaling_policy"]["max_stepp"] = 3
+    problems = _problems(tmp_path, dev_doc)
+    assert "scaling_policy" in problems and "max_replicas" in problems and "max_stepp" in problems
+
+
+def test_scaling_namespaces_must_be_readable_namespaces(tmp_path, dev_doc):
+    dev_doc["scaling_policy"]["allowed_namespaces"] = ["shop", "billing"]
+    assert "['billing'] are not in eks.allowed_namespaces" in _problems(tmp_path, dev_doc)
+
+
+def test_remote_ticket_backend_needs_a_secret_and_no_inline_credentials(tmp_path, dev_doc):
+    dev_doc["tickets"] = {"backend": "jira", "base_url": "https://x.atlassian.net", "project_key": "OPS"}
+    assert "secret_arn" in _problems(tmp_path, dev_doc)
+    dev_doc["tickets"]["secret_arn"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:jira-AbCdEf"
+    dev_doc["tickets"]["api_token"] = "hunter2"
+    assert "api_token" in _problems(tmp_path, dev_doc)
+
+
+def test_trigger_settings_are_validated_with_the_trigger_model(tmp_path, dev_doc):
+    dev_doc["trigger"]["settings"] = {"flap_window_minutes": -1}
+    assert "trigger.settings" in _problems(tmp_path, dev_doc)
+    dev_doc["trigger"]["settings"] = {"mutation_mode": "confirm"}
+    assert "set mutation_mode at trigger.mutation_mode" in _problems(tmp_path, dev_doc)
+
+
+def test_knowledge_base_on_needs_an_id(tmp_path, dev_doc):
+    dev_doc["knowledge_base"] = {"enabled": True}
+    assert "knowledge_base_id is required" in _problems(tmp_path, dev_doc)
+
+
+def test_s3_backend_needs_bucket_and_key(tmp_path, dev_doc):
+    dev_doc["backend"] = {"type": "s3"}
+    assert "bucket and key" in _problems(tmp_path, dev_doc)
+
+
+def test_env_name_mismatch_and_bad_yaml(tmp_path, dev_doc):
+    dev_doc["env"] = "prod"
+    assert "says 'prod'" in _problems(tmp_path, dev_doc)
+    bad = tmp_path / "dev.yaml"
+    bad.write_text("region: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config("dev", path=bad)
+
+
+def test_bad_names_are_rejected(tmp_path, dev_doc):
+    dev_doc["name_prefix"] = "Ops--Agent"
+    dev_doc["eks"]["allowed_namespaces"] = ["shop", "Kube_System"]
+    problems = _problems(tmp_path, dev_doc)
+    assert "name_prefix" in problems and "Kube_System" in problems
