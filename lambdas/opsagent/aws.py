@@ -4,9 +4,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from functools import cache
 from typing import Any
+
+# botocore logs every response body at DEBUG (SecretString included): never let a DEBUG log level
+# for the function print credentials.
+logging.getLogger("botocore.parsers").setLevel(logging.INFO)
 
 
 @cache

@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import BedrockAgentResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
@@ -28,8 +28,36 @@ from opsagent.errors import OpsAgentError
 MAX_BODY_BYTES = 16 * 1024
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "opsagent"))
-tracer = Tracer()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "OpsAgent"))
+
+
+def _xray_sdk_enabled() -> bool:
+    return os.environ.get("OPSAGENT_XRAY_SDK", "false").strip().lower() in ("1", "true", "yes")
+
+
+def _build_tracer() -> Any:
+    """Powertools Tracer (X-Ray SDK subsegments), only when ``OPSAGENT_XRAY_SDK=true``.
+
+    Creating the X-Ray recorder builds a botocore session for its sampler and parses the endpoint
+    data: ~300 ms of every cold start on this machine, more than the whole action-group code. The
+    stack turns on Lambda's Active tracing, which records every invocation (init, duration, errors)
+    without the SDK; the SDK adds per-call subsegments for teams that want them.
+    """
+    if not _xray_sdk_enabled():
+        return None
+    from aws_lambda_powertools import Tracer
+
+    return Tracer()
+
+
+tracer = _build_tracer()
+
+
+def capture_lambda_handler(handler: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
+    """``tracer.capture_lambda_handler`` when the X-Ray SDK is on, the handler itself otherwise."""
+    if tracer is None:
+        return handler
+    return tracer.capture_lambda_handler(capture_response=False)(handler)
 
 
 def _json_response(status: int, body: dict[str, Any]) -> Response:
@@ -89,7 +117,7 @@ def build_lambda_handler(app: BedrockAgentResolver, *, service: str) -> Callable
     metrics.set_default_dimensions(ActionGroup=service)
 
     @logger.inject_lambda_context(correlation_id_path="sessionId", clear_state=True)
-    @tracer.capture_lambda_handler(capture_response=False)
+    @capture_lambda_handler
     @metrics.log_metrics
     def handler(event: dict, context: Any) -> dict:
         logger.append_keys(
