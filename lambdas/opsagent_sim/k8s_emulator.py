@@ -443,6 +443,7 @@ class KubeEmulator:
         eks_secret_key: str | None = None,
         now: datetime | None = None,
         host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         self.scenario = load_scenario(scenario)
         self.state: ClusterState = Builder(self.scenario, now=now).build()
@@ -471,6 +472,7 @@ class KubeEmulator:
         self.tls = tls
         self.ca_file: str | None = None
         self._host = host
+        self._port = port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -479,7 +481,7 @@ class KubeEmulator:
 
     def start(self) -> KubeEmulator:
         handler = _make_handler(self)
-        server = _Server((self._host, 0), handler)
+        server = _Server((self._host, self._port), handler)
         if self.tls:
             from opsagent_sim.tls import make_tls_files
 
@@ -1139,3 +1141,37 @@ def _make_handler(emu: KubeEmulator) -> type[BaseHTTPRequestHandler]:
 def _redact(value: str) -> str:
     scheme, _, rest = value.partition(" ")
     return f"{scheme} <redacted {len(rest)} chars>" if rest else "<redacted>"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m opsagent_sim.k8s_emulator [scenario] [--port N] [--tls] [--token T]``: serve a scenario
+    until interrupted and print the environment that points OpsAgent at it."""
+    import argparse
+    import sys
+
+    from opsagent_sim.k8s_model import bundled_scenarios
+
+    parser = argparse.ArgumentParser(prog="python -m opsagent_sim.k8s_emulator", description=main.__doc__)
+    parser.add_argument("scenario", nargs="?", default="cpu-saturation", help=", ".join(bundled_scenarios()))
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--tls", action="store_true")
+    parser.add_argument("--token")
+    parser.add_argument(
+        "--live-clock", action="store_true", help="ages relative to now, not the scenario's now"
+    )
+    args = parser.parse_args(argv)
+    now = datetime.now(UTC).replace(microsecond=0) if args.live_clock else None
+    with KubeEmulator(args.scenario, tls=args.tls, token=args.token, now=now, port=args.port) as kube:
+        for key, value in kube.env().items():
+            print(f"export {key}={value}")
+        print(f"# serving {args.scenario} on {kube.url} (Ctrl-C to stop)", file=sys.stderr)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

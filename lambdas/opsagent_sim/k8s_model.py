@@ -137,8 +137,10 @@ class ClusterState:
             ns = meta.get("namespace", "") if RESOURCES[resource][3] else ""
             key = (ns, meta["name"])
             group, version, kind, _ = RESOURCES[resource]
-            obj.setdefault("kind", kind)
-            obj.setdefault("apiVersion", api_version(resource))
+            if next(iter(obj)) != "kind":  # kind and apiVersion first, as the API server writes them
+                rest = [(k, v) for k, v in obj.items() if k not in ("kind", "apiVersion")]
+                obj.clear()
+                obj.update({"kind": kind, "apiVersion": api_version(resource)}, **dict(rest))
             meta.setdefault("uid", det_uid(resource, *key))
             meta.setdefault("creationTimestamp", ts(self.now))
             meta["resourceVersion"] = self.next_rv()
