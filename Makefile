@@ -12,7 +12,8 @@ STAMP := $(VENV)/.synced
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.synced
 ENV ?= dev
-SCENARIO ?= cpu-saturation
+SCENARIO ?=
+TF_DIR = cdktf.out/stacks/opsagent-$(ENV)
 
 .PHONY: help venv test lint fmt schemas bench drill eval build synth plan deploy destroy kb-sync lock clean
 
@@ -43,6 +44,33 @@ fmt: $(STAMP) ## format and autofix
 
 test: $(STAMP) $(CHECKOV_STAMP) lint ## lint + the whole test suite (what CI runs)
 	CHECKOV=$(abspath $(CHECKOV_VENV))/bin/checkov $(PY) -m pytest
+
+drill: $(STAMP) ## the offline incident drill (SCENARIO=name; no AWS account, no cluster)
+	$(PY) -m opsagent_sim.drill $(SCENARIO)
+
+eval: $(STAMP) ## run every drill scenario and print how many reached the expected findings
+	$(PY) -m opsagent_sim.drill --eval
+
+build: $(STAMP) ## one Lambda zip per function under build/lambda (arm64, python3.12)
+	$(PY) infra/build.py
+
+synth: $(STAMP) ## synthesize the Terraform JSON into cdktf.out/stacks/opsagent-$(ENV) (ENV=dev)
+	OPSAGENT_ENV=$(ENV) $(PY) infra/main.py
+
+plan: build synth ## terraform init + plan in the synthesized stack (needs AWS credentials)
+	terraform -chdir=$(TF_DIR) init -input=false
+	terraform -chdir=$(TF_DIR) plan -input=false
+
+deploy: build synth ## terraform init + apply in the synthesized stack (needs AWS credentials)
+	terraform -chdir=$(TF_DIR) init -input=false
+	terraform -chdir=$(TF_DIR) apply -input=false
+
+destroy: synth ## terraform destroy of the synthesized stack
+	terraform -chdir=$(TF_DIR) init -input=false
+	terraform -chdir=$(TF_DIR) destroy -input=false
+
+kb-sync: $(STAMP) ## upload changed runbooks and run a knowledge-base ingestion job
+	$(PY) -m tools.kb_sync --env $(ENV)
 
 schemas: $(STAMP) ## regenerate schemas/*.json from the resolver apps
 	$(PY) -m tools.gen_schemas
