@@ -757,7 +757,8 @@ class Printer:
             self.p("  (OPSAGENT_DRILL_DEBUG=1 prints the traceback)")
 
 
-def run_eval(names: list[str], out: TextIO | None = sys.stdout) -> tuple[int, int, list[DrillResult]]:
+def run_eval(names: list[str], out: TextIO | None = None) -> tuple[int, int, list[DrillResult]]:
+    """Run ``names`` silently, printing one line each and the pass rate to ``out``."""
     results = []
     for name in names:
         r = run_drill(name, out=None)
@@ -792,11 +793,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<20} {load_scenario(name).title}")
         return 0
     if args.eval:
-        print("OpsAgent drill evaluation (no model: runbook fallback against emulated AWS + Kubernetes)")
-        passed, total, _ = run_eval(list_scenarios())
-        return 0 if total and passed == total else 1
+        return eval_main([])
     result = run_drill(args.scenario, out=sys.stdout, full=args.full, verbose=args.verbose)
     return 0 if result.passed else 1
+
+
+def eval_main(argv: list[str] | None = None) -> int:
+    """``opsagent eval`` / ``make eval``: every scenario (or those named), pass rate, exit 1 below 100 %."""
+    parser = argparse.ArgumentParser(
+        prog="opsagent eval", description="run drill scenarios, print the pass rate"
+    )
+    parser.add_argument("scenarios", nargs="*", help="scenario names (default: all)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    print("OpsAgent drill evaluation (no model: runbook fallback against emulated AWS + Kubernetes)")
+    passed, total, _ = run_eval(args.scenarios or list_scenarios(), out=sys.stdout)
+    return 0 if total and passed == total else 1
 
 
 if __name__ == "__main__":

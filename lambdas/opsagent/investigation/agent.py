@@ -102,6 +102,7 @@ def _tool_result_from_call(call: Any) -> ToolResult:
     params = getattr(call, "parameters", None) or {}
     if isinstance(params, list):  # trace shape [{"name","type","value"}]
         params = {p.get("name"): p.get("value") for p in params if isinstance(p, dict)}
+    params = {**dict(params), **dict(getattr(call, "request_body", None) or {})}
     text = getattr(call, "observation_text", None) or ""
     status = _status_from_text(text)
     return ToolResult(
@@ -300,10 +301,23 @@ def investigate_with_agent(
     for p in data.get("proposals", []) if isinstance(data.get("proposals"), list) else []:
         if isinstance(p, dict) and p.get("operation"):
             params = p.get("parameters") if isinstance(p.get("parameters"), dict) else {}
+            params = {str(k): str(v)[:200] for k, v in params.items()}
+            twin = next(
+                (
+                    q
+                    for q in proposals
+                    if q.operation == p["operation"]
+                    and all(q.parameters.get(k, v) == v for k, v in params.items())
+                ),
+                None,
+            )
+            if twin is not None:  # the request the trigger already denied, restated in the answer
+                twin.why = twin.why or str(p.get("why", ""))[:300]
+                continue
             proposals.append(
                 Proposal(
                     operation=str(p["operation"])[:64],
-                    parameters={str(k): str(v)[:200] for k, v in params.items()},
+                    parameters=params,
                     why=str(p.get("why", ""))[:300],
                 )
             )

@@ -59,6 +59,11 @@ class TriggerConfig(BaseModel):
     metric_window_minutes: int = Field(default=60, ge=5, le=24 * 60)
     max_steps: int = Field(default=8, ge=1, le=20, description="Runbook steps run by the fallback")
     step_evidence_chars: int = Field(default=1200, ge=200, le=4000, description="Per step, in the ticket")
+    tool_functions: dict[str, str] = Field(
+        default_factory=dict,
+        description="Action group -> Lambda function name/ARN: run the tools through lambda:InvokeFunction "
+        "(least privilege for the trigger) instead of in-process; unlisted groups run in-process",
+    )
     default_namespace: str | None = None
     default_cluster: str | None = None
     workloads: list[WorkloadRule] = Field(default_factory=list, max_length=200)

@@ -105,7 +105,7 @@ OPERATIONS: dict[str, OperationSpec] = {
             method="POST",
             api_path="/tickets/{ticket_id}/comments",
             mutating=True,
-            body=("comment", "body", "text"),
+            body=("comment",),
         ),
     )
 }
@@ -152,6 +152,36 @@ def resolver_dispatch(action_group: str, event: dict, context: Any) -> dict:
     """Invoke ``opsagent.handlers.<group>.app`` in-process (lazy import)."""
     module = importlib.import_module(f"opsagent.handlers.{action_group}")
     return module.app.resolve(event, context)
+
+
+def lambda_dispatch(
+    functions: Mapping[str, str], *, fallback: Dispatch | None = resolver_dispatch
+) -> Dispatch:
+    """Send the same event to the deployed action-group Lambda (``lambda:InvokeFunction``,
+    RequestResponse) for groups listed in ``functions`` (group -> function name or ARN).
+
+    With it the trigger's role needs no Kubernetes or CloudWatch permissions of its own: each tool
+    runs under its own least-privilege role, with its own logs and metrics, exactly as for the agent.
+    Groups not listed use ``fallback`` (in-process by default)."""
+
+    def dispatch(action_group: str, event: dict, context: Any) -> dict:
+        function = functions.get(action_group)
+        if not function:
+            if fallback is None:
+                raise InvalidInput(f"no function configured for action group {action_group}")
+            return fallback(action_group, event, context)
+        from opsagent.aws import client
+
+        response = client("lambda").invoke(
+            FunctionName=function, InvocationType="RequestResponse", Payload=json.dumps(event).encode()
+        )
+        payload = response["Payload"].read()
+        if response.get("FunctionError"):
+            detail = payload.decode(errors="replace")[:300]
+            raise RuntimeError(f"{function} failed ({response['FunctionError']}): {detail}")
+        return json.loads(payload)
+
+    return dispatch
 
 
 class OperationRunner:

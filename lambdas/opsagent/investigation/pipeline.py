@@ -369,7 +369,12 @@ def _lead(
     cfg = settings.config
     started = datetime.now(UTC)
     t0 = time.monotonic()
-    runner = OperationRunner(ctx, dispatch=deps.dispatch, lambda_context=lambda_context)
+    dispatch = deps.dispatch
+    if dispatch is None and cfg.tool_functions:
+        from opsagent.investigation.operations import lambda_dispatch
+
+        dispatch = lambda_dispatch(cfg.tool_functions)
+    runner = OperationRunner(ctx, dispatch=dispatch, lambda_context=lambda_context)
     pre_gaps = resolve_composite(facts, settings, deps)
     if cfg.enrich:
         enrich(facts, runner, settings)

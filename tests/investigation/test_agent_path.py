@@ -1,0 +1,363 @@
+"""The model path with a scripted bedrock-agent-runtime client (real event shapes, real AgentSession),
+and the no-model fallback for every way Bedrock can fail."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from opsagent.audit import AuditTrail
+from opsagent.investigation.pipeline import Dependencies, handle_alarm_event
+
+from .conftest import AUDIT_TABLE, FakeDispatch, FakeTickets
+
+SCALE_PATH = "/namespaces/{namespace}/deployments/{deployment}/scale"
+PODS_BODY = {"namespace": "shop", "pods_total": 3, "ready": 3, "restarts_total": 0, "problem_pods": []}
+FINAL_ANSWER = """checkout is CPU-bound: 3 replicas at 96% with no autoscaler.
+
+```json
+{"probable_cause": "Load exceeds the capacity of 3 checkout replicas (CPU 96%, no HPA)",
+ "confidence": "high",
+ "findings": [{"summary": "All 3 pods Ready, no restarts", "evidence": ["listPods"]},
+              {"summary": "CPU 96% vs threshold 80", "evidence": ["T1", "ALARM"]},
+              {"summary": "made-up citation", "evidence": ["T99", "deleteEverything"]}],
+ "gaps": ["did not read logs"],
+ "proposals": [{"operation": "scaleDeployment", "parameters": {"replicas": 5}, "why": "spread CPU"}]}
+```"""
+
+
+class StreamError(Exception):
+    """Shaped like botocore's EventStreamError / ClientError (a ``response`` with an error code)."""
+
+    def __init__(self, code: str, status: int = 400) -> None:
+        super().__init__(code)
+        self.response = {
+            "Error": {"Code": code, "Message": f"{code} from the fake"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
+
+
+class ReadTimeoutError(Exception):
+    pass
+
+
+class FakeRuntime:
+    """bedrock-agent-runtime stand-in: each invoke_agent call plays the next script (a list of
+    events; an Exception item is raised at that point of the stream; an Exception script is raised
+    by the call itself)."""
+
+    def __init__(self, *scripts: Any) -> None:
+        self.scripts = list(scripts)
+        self.requests: list[dict] = []
+
+    def invoke_agent(self, **request: Any) -> dict:
+        self.requests.append(request)
+        script = self.scripts.pop(0)
+        if isinstance(script, Exception):
+            raise script
+
+        def stream():
+            for item in script:
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+
+        return {"completion": stream()}
+
+
+def trace(step: dict) -> dict:
+    return {"trace": {"agentId": "AGENT12345", "sessionId": "s", "trace": {"orchestrationTrace": step}}}
+
+
+def tool_call(
+    trace_id: str, group: str, path: str, verb: str, params: dict, body: dict | None = None
+) -> dict:
+    ag = {
+        "actionGroupName": group,
+        "apiPath": path,
+        "verb": verb,
+        "parameters": [{"name": k, "type": "string", "value": v} for k, v in params.items()],
+    }
+    if body:
+        ag["requestBody"] = {
+            "content": {
+                "application/json": [{"name": k, "type": "string", "value": v} for k, v in body.items()]
+            }
+        }
+    return trace(
+        {
+            "invocationInput": {
+                "traceId": trace_id,
+                "invocationType": "ACTION_GROUP",
+                "actionGroupInvocationInput": ag,
+            }
+        }
+    )
+
+
+def observation(trace_id: str, body: Any) -> dict:
+    return trace(
+        {
+            "observation": {
+                "traceId": trace_id,
+                "type": "ACTION_GROUP",
+                "actionGroupInvocationOutput": {"text": json.dumps(body)},
+            }
+        }
+    )
+
+
+def usage(i: int, o: int) -> dict:
+    return trace(
+        {
+            "modelInvocationOutput": {
+                "traceId": "m",
+                "metadata": {"usage": {"inputTokens": i, "outputTokens": o}},
+            }
+        }
+    )
+
+
+def return_control(replicas: str = "5", namespace: str = "shop") -> dict:
+    return {
+        "returnControl": {
+            "invocationId": "inv-1",
+            "invocationInputs": [
+                {
+                    "apiInvocationInput": {
+                        "actionGroup": "scaling",
+                        "apiPath": SCALE_PATH,
+                        "httpMethod": "POST",
+                        "actionInvocationType": "USER_CONFIRMATION",
+                        "parameters": [
+                            {"name": "namespace", "type": "string", "value": namespace},
+                            {"name": "deployment", "type": "string", "value": "checkout"},
+                        ],
+                        "requestBody": {
+                            "content": {
+                                "application/json": {
+                                    "properties": [
+                                        {"name": "replicas", "type": "integer", "value": replicas},
+                                        {"name": "reason", "type": "string", "value": "CPU 96% on all pods"},
+                                    ]
+                                }
+                            }
+                        },
+                    }
+                }
+            ],
+        }
+    }
+
+
+def chunk(text: str) -> dict:
+    return {"chunk": {"bytes": text.encode()}}
+
+
+def first_turn(replicas: str = "5", namespace: str = "shop") -> list:
+    return [
+        trace({"rationale": {"traceId": "r", "text": "Check the pods first."}}),
+        tool_call(
+            "t-1",
+            "pods",
+            "/namespaces/{namespace}/pods",
+            "get",
+            {"namespace": "shop", "workload": "checkout"},
+        ),
+        observation("t-1", PODS_BODY),
+        usage(1200, 150),
+        return_control(replicas, namespace),
+    ]
+
+
+def _settings(settings_factory, **trigger):
+    return settings_factory(agent_id="AGENT12345", agent_alias_id="ALIAS12345", **trigger)
+
+
+def _deps(runtime, dispatch=None):
+    return Dependencies(
+        tickets=FakeTickets(),
+        audit=AuditTrail(AUDIT_TABLE),
+        dispatch=dispatch or FakeDispatch(),
+        runbooks_loader=lambda: [],
+        agent_client=runtime,
+    )
+
+
+def test_propose_mode_denies_the_scale_and_records_the_proposal(tables, alarm, settings_factory):
+    runtime = FakeRuntime(first_turn(), [usage(900, 300), chunk(FINAL_ANSWER)])
+    deps = _deps(runtime)
+    out = handle_alarm_event(alarm("single-metric"), settings=_settings(settings_factory), deps=deps)
+    assert out.status == "investigated" and out.produced_by == "agent"
+
+    ask, answer = runtime.requests
+    assert re.fullmatch(r"[0-9a-zA-Z._:-]{2,100}", ask["sessionId"])
+    assert (
+        ask["agentId"] == "AGENT12345" and ask["agentAliasId"] == "ALIAS12345" and ask["enableTrace"] is True
+    )
+    assert ask["sessionState"]["sessionAttributes"] == {"incident_id": out.incident_id, "trigger": "alarm"}
+    assert "[T1] queryMetric" in ask["inputText"] and "[T2] listPods" in ask["inputText"]  # pre-enrichment
+    result = answer["sessionState"]["returnControlInvocationResults"][0]["apiResult"]
+    assert answer["sessionState"]["invocationId"] == "inv-1"
+    assert (result["apiPath"], result["confirmationState"]) == (SCALE_PATH, "DENY")
+    assert answer["sessionId"] == ask["sessionId"]
+
+    report, _ = deps.tickets.created[0]
+    denied = [p for p in report.proposals if p.status == "denied"]
+    assert len(denied) == 1 and denied[0].operation == "scaleDeployment"
+    assert denied[0].parameters["replicas"] == "5" and denied[0].parameters["namespace"] == "shop"
+    assert "mutation_mode=propose" in denied[0].detail
+    assert report.actions_taken == []
+    assert (
+        report.probable_cause.confidence == "high" and "3 checkout replicas" in report.probable_cause.summary
+    )
+    # citations map to real tool calls: listPods was T3 (after the two enrichment calls)
+    refs = {t.operation: t.ref for t in report.tool_calls}
+    assert refs["listPods"] in report.findings[0].evidence
+    assert report.findings[1].evidence == ["T1", "ALARM"]
+    assert report.findings[2].evidence == []  # invented refs are dropped, not trusted
+    assert (report.usage.input_tokens, report.usage.output_tokens) == (2100, 450)
+    text = report.to_markdown()
+    assert "Token usage: 2100 in / 450 out" in text and "scaleDeployment" in text and "(denied)" in text
+    assert "did not read logs" in text
+
+    trail = AuditTrail(AUDIT_TABLE).for_incident(out.incident_id)
+    scale = [r for r in trail if r.operation == "scaleDeployment"]
+    assert len(scale) == 1 and scale[0].decision == "refused" and scale[0].rule == "trigger_mutation_mode"
+    final = trail[-1]
+    assert final.operation == "investigateAlarm" and final.after["produced_by"] == "agent"
+    assert final.after["tokens"] == {"input": 2100, "output": 450}
+
+
+def test_confirm_mode_confirms_within_policy_and_links_the_result(
+    tables, alarm, settings_factory, monkeypatch
+):
+    monkeypatch.setenv("OPSAGENT_POLICY", json.dumps({"allowed_namespaces": ["shop"]}))
+    applied = {
+        "outcome": "applied",
+        "namespace": "shop",
+        "deployment": "checkout",
+        "before_replicas": 3,
+        "requested_replicas": 5,
+        "after_replicas": 5,
+        "message": "scaled 3 -> 5",
+    }
+    second = [
+        tool_call(
+            "t-2",
+            "scaling",
+            SCALE_PATH,
+            "post",
+            {"namespace": "shop", "deployment": "checkout"},
+            {"replicas": "5", "reason": "CPU"},
+        ),
+        observation("t-2", applied),
+        chunk(FINAL_ANSWER),
+    ]
+    runtime = FakeRuntime(first_turn(), second)
+    deps = _deps(runtime)
+    out = handle_alarm_event(
+        alarm("single-metric"), settings=_settings(settings_factory, mutation_mode="confirm"), deps=deps
+    )
+    state = runtime.requests[1]["sessionState"]["returnControlInvocationResults"][0]["apiResult"]
+    assert state["confirmationState"] == "CONFIRM"
+    report, _ = deps.tickets.created[0]
+    (action,) = report.actions_taken
+    assert action.operation == "scaleDeployment" and action.decision == "applied"
+    scale_ref = next(t.ref for t in report.tool_calls if t.operation == "scaleDeployment")
+    assert action.evidence == [scale_ref] and action.parameters["replicas"] == "5"
+    assert not [p for p in report.proposals if p.status == "denied"]
+    assert out.produced_by == "agent"
+
+
+@pytest.mark.parametrize(
+    ("replicas", "namespace", "why"),
+    [("50", "shop", "outside"), ("5", "kube-system", "protected"), ("5", "payments", "not in the allowed")],
+)
+def test_confirm_mode_still_denies_what_the_policy_refuses(
+    tables, alarm, settings_factory, monkeypatch, replicas, namespace, why
+):
+    monkeypatch.setenv("OPSAGENT_POLICY", json.dumps({"allowed_namespaces": ["shop"]}))
+    runtime = FakeRuntime(first_turn(replicas, namespace), [chunk(FINAL_ANSWER)])
+    deps = _deps(runtime)
+    handle_alarm_event(
+        alarm("single-metric"), settings=_settings(settings_factory, mutation_mode="confirm"), deps=deps
+    )
+    state = runtime.requests[1]["sessionState"]["returnControlInvocationResults"][0]["apiResult"]
+    assert state["confirmationState"] == "DENY"
+    report, _ = deps.tickets.created[0]
+    assert report.actions_taken == []
+    assert why in report.proposals[0].detail
+
+
+def test_an_agent_that_keeps_asking_is_stopped(tables, alarm, settings_factory):
+    runtime = FakeRuntime(first_turn(), [return_control()], [return_control()], [chunk("no json")])
+    deps = _deps(runtime)
+    handle_alarm_event(
+        alarm("single-metric"), settings=_settings(settings_factory, max_confirmations=2), deps=deps
+    )
+    assert len(runtime.requests) == 4
+    assert all(
+        r["sessionState"]["returnControlInvocationResults"][0]["apiResult"]["confirmationState"] == "DENY"
+        for r in runtime.requests[1:]
+    )
+    report, _ = deps.tickets.created[0]
+    assert any("stopped" in g for g in report.gaps)
+    assert any("no structured JSON" in g for g in report.gaps)  # the evidence analysis stands in
+
+
+FAILURES = [
+    ("throttling", StreamError("ThrottlingException", 429)),  # the call itself
+    ("access_denied", StreamError("AccessDeniedException", 403)),
+    ("dependency_failed", [chunk("partial"), StreamError("dependencyFailedException", 424)]),  # mid-stream
+    ("throttling", [{"throttlingException": {"message": "Rate exceeded"}}]),  # exception event member
+    ("internal", [{"internalServerException": {"message": "boom"}}]),
+    ("timeout", ReadTimeoutError("Read timeout on endpoint URL")),
+    ("not_configured", StreamError("ResourceNotFoundException", 404)),  # alias deleted
+]
+
+
+@pytest.mark.parametrize(
+    ("reason", "failure"), FAILURES, ids=[f"{r}-{i}" for i, (r, _) in enumerate(FAILURES)]
+)
+def test_every_bedrock_failure_falls_back_to_the_runbook(tables, alarm, settings_factory, reason, failure):
+    runtime = FakeRuntime(failure)
+    deps = _deps(runtime)
+    out = handle_alarm_event(alarm("single-metric"), settings=_settings(settings_factory), deps=deps)
+    assert out.status == "investigated"
+    assert (out.produced_by, out.fallback_reason) == ("runbook", reason)
+    report, _ = deps.tickets.created[0]
+    assert report.runbook is not None and report.tool_calls  # evidence gathered without a model
+    assert "**no model**" in report.to_markdown() and reason in report.to_markdown()
+    final = AuditTrail(AUDIT_TABLE).for_incident(out.incident_id)[-1]
+    assert final.rule == "no_model" and final.after["fallback_reason"] == reason
+
+
+def test_no_agent_configured_never_calls_bedrock(tables, alarm, settings_factory):
+    runtime = FakeRuntime()
+    out = handle_alarm_event(alarm("single-metric"), settings=settings_factory(), deps=_deps(runtime))
+    assert out.fallback_reason == "not_configured" and runtime.requests == []
+
+
+def test_failure_after_a_turn_keeps_the_agents_evidence(tables, alarm, settings_factory):
+    runtime = FakeRuntime(first_turn(), StreamError("ThrottlingException", 429))
+    deps = _deps(runtime)
+    out = handle_alarm_event(alarm("single-metric"), settings=_settings(settings_factory), deps=deps)
+    report, _ = deps.tickets.created[0]
+    assert out.fallback_reason == "throttling"
+    assert any(t.source == "agent" for t in report.tool_calls)
+    assert any("before failing" in g for g in report.gaps)
+
+
+def test_an_unexpected_bug_in_the_agent_path_still_files_a_ticket(tables, alarm, settings_factory):
+    def broken_factory(**kwargs):
+        raise RuntimeError("bug")
+
+    deps = _deps(None)
+    deps.session_factory = broken_factory
+    out = handle_alarm_event(alarm("single-metric"), settings=_settings(settings_factory), deps=deps)
+    assert (out.produced_by, out.fallback_reason) == ("runbook", "internal")
+    assert len(deps.tickets.created) == 1
