@@ -21,6 +21,7 @@ from opsagent_infra.naming import Arns, Names
 from opsagent_infra.packaging import ACTION_GROUP_FUNCTIONS
 
 SCHEMAS_DIR = REPO_ROOT / "schemas"
+LOCAL_STATE_DIR = "../../../.terraform-state"
 API_LIMIT = 11  # Bedrock: APIs per agent, all action groups together
 
 ACTION_GROUP_DESCRIPTIONS = {
@@ -266,7 +267,9 @@ class OpsAgentStack(TerraformStack):
                 use_lockfile=True,
             )
         else:
-            LocalBackend(self, path=f"terraform.{stack_id}.tfstate")
+            # Relative to cdktf.out/stacks/<stack>/ (terraform -chdir): the state lives outside
+            # cdktf.out, so `make clean` or a re-synth can never delete it (*.tfstate* is git-ignored).
+            LocalBackend(self, path=f"{LOCAL_STATE_DIR}/{stack_id}.tfstate")
 
     def _outputs(self) -> None:
         agent = self.agent

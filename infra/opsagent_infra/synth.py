@@ -67,6 +67,8 @@ def synth(
             f"{stack.total_operations} operations across action groups; Bedrock allows {API_LIMIT}"
         )
     app.synth()
+    if config.backend.type == "local":  # the local state dir the backend path points at
+        (outdir.parent / ".terraform-state").mkdir(exist_ok=True)
     from opsagent_infra.rbac import render
 
     rbac = outdir / "stacks" / stack_id / "k8s" / "opsagent-scaler-rbac.yaml"

@@ -430,7 +430,10 @@ def test_outputs(stack):
 
 def test_backend_and_provider(stack):
     assert stack["terraform"]["required_providers"]["aws"]["version"].startswith("6.")
-    assert "local" in stack["terraform"]["backend"]
+    state = stack["terraform"]["backend"]["local"]["path"]
+    assert state == "../../../.terraform-state/opsagent-dev.tfstate", (
+        "local state must live outside cdktf.out"
+    )
     provider = stack["provider"]["aws"][0]
     assert provider["region"] == CONFIG.region
 
