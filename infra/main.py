@@ -1,6 +1,6 @@
 """`make synth`: validate the environment, then write Terraform JSON to cdktf.out/.
 
-Usage: ENV=dev .venv/bin/python infra/main.py        (needs `make build` first)
+Usage: OPSAGENT_ENV=dev .venv/bin/python infra/main.py   (ENV= works too; needs `make build` first)
 Output: cdktf.out/stacks/opsagent-<env>/cdk.tf.json (+ assets/ with the zips)
 Set OPSAGENT_ALLOW_MISSING_SCHEMAS=1 to synth before schemas/ is generated (placeholder schemas).
 """
@@ -21,7 +21,7 @@ def main() -> int:
     start = time.monotonic()
     try:
         result = synth(
-            env=os.environ.get("ENV"),
+            env=os.environ.get("OPSAGENT_ENV") or os.environ.get("ENV"),
             allow_missing_schemas=os.environ.get("OPSAGENT_ALLOW_MISSING_SCHEMAS") == "1",
         )
     except SynthError as exc:

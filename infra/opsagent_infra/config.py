@@ -1,7 +1,7 @@
 """One typed configuration per environment: ``infra/environments/<env>.yaml``.
 
-``load_config()`` picks the file from ``ENV`` (default ``dev``), validates it completely before a
-single construct is created and raises :class:`ConfigError` listing every problem as
+``load_config()`` picks the file from ``OPSAGENT_ENV`` / ``ENV`` (default ``dev``), validates it
+completely before a single construct is created and raises :class:`ConfigError` listing every problem as
 ``<file>: <field path>: <problem>``. The scaling policy and the ticket backend are validated with
 the very models the Lambdas use at run time (``opsagent.scaling.policy.ScalingPolicy`` and
 ``opsagent.tickets.config``), so a value that synthesizes is a value the functions accept.
@@ -364,8 +364,9 @@ def config_path(env: str) -> Path:
 
 
 def load_config(env: str | None = None, path: Path | None = None) -> OpsAgentConfig:
-    """Read and validate one environment (``ENV``, default ``dev``)."""
-    env = env or os.environ.get("ENV") or DEFAULT_ENV
+    """Read and validate one environment: ``env``, else ``OPSAGENT_ENV`` (what ``make`` passes), else
+    ``ENV``, else ``dev``."""
+    env = env or os.environ.get("OPSAGENT_ENV") or os.environ.get("ENV") or DEFAULT_ENV
     path = path or config_path(env)
     try:
         source = str(path.relative_to(REPO_ROOT))

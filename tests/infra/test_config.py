@@ -41,8 +41,12 @@ def test_committed_environments_are_valid(env):
 
 
 def test_env_variable_selects_the_file(monkeypatch):
+    monkeypatch.delenv("OPSAGENT_ENV", raising=False)
     monkeypatch.setenv("ENV", "prod")
     assert load_config().name_prefix == "opsagent-prod"
+    monkeypatch.setenv("OPSAGENT_ENV", "dev")  # what `make synth` passes; wins over ENV
+    assert load_config().env == "dev"
+    monkeypatch.delenv("OPSAGENT_ENV")
     monkeypatch.delenv("ENV")
     assert load_config().env == "dev"
 
