@@ -13,13 +13,14 @@ import yaml
 from opsagent_sim import drill
 
 pytestmark = pytest.mark.slow
+SCENARIOS = ("cpu-saturation", "oom-crashloop", "bad-image-rollout", "composite-checkout-degraded")
 
 
 @pytest.fixture(scope="module")
 def results():
     """Each scenario once (the emulators make a run take a few seconds)."""
     out = {}
-    for name in ("cpu-saturation", "oom-crashloop", "bad-image-rollout"):
+    for name in SCENARIOS:
         buffer = io.StringIO()
         out[name] = (drill.run_drill(name, out=buffer), buffer.getvalue())
     return out
@@ -33,11 +34,11 @@ def test_the_three_required_scenarios_exist():
         assert k8s.exists(), f"{name}: missing Kubernetes scenario {k8s.name}"
 
 
-@pytest.mark.parametrize("name", ["cpu-saturation", "oom-crashloop", "bad-image-rollout"])
+@pytest.mark.parametrize("name", SCENARIOS)
 def test_scenario_passes_every_check(results, name):
-    result, _ = results[name]
+    result, text = results[name]
     assert result.error is None, result.error
-    assert [c for c in result.checks if not c.ok] == []
+    assert [c for c in result.checks if not c.ok] == [], text
     assert result.passed
     assert result.seconds < 30
 
@@ -95,6 +96,20 @@ def test_bad_image_rollout_maps_the_target_group_and_finds_the_image(results):
     assert "catalog:2.3.1-rc1" in report.probable_cause.summary
     assert any("rollout undo deployment/catalog -n shop" in s for s in report.next_steps)
     assert result.tickets_for_alarm == 1
+
+
+def test_composite_alarm_is_investigated_through_its_triggering_child(results):
+    result, _ = results["composite-checkout-degraded"]
+    alarm = result.report.alarm
+    assert alarm.kind == "composite" and [t.name for t in alarm.triggering_alarms] == ["checkout-high-cpu"]
+    # the child's definition (DescribeAlarms on the emulator) gave the metric, threshold and workload
+    assert (alarm.metric_name, alarm.threshold, alarm.workload.label()) == (
+        "pod_cpu_utilization",
+        80.0,
+        "shop/checkout",
+    )
+    assert result.ticket["title"].startswith("[checkout-degraded] CPU saturation on shop/checkout")
+    assert len(result.ticket["title"]) <= 200
 
 
 def test_the_environment_is_restored(results):

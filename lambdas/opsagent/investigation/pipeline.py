@@ -209,6 +209,9 @@ def resolve_composite(facts: AlarmFacts, settings: TriggerSettings, deps: Depend
             first.dimensions,
         )
         facts.period, facts.statistic = facts.period or first.period, facts.statistic or first.stat
+    if facts.threshold is None:
+        limits = [c["Threshold"] for c in children if isinstance(c.get("Threshold"), int | float)]
+        facts.threshold = float(limits[0]) if limits else None
     if not facts.workload.known:
         for m in facts.metrics:
             ref = resolve_workload(m.dimensions, settings.workload_mapping, alarm_name=facts.alarm_name)

@@ -94,10 +94,11 @@ class RcaReport(BaseModel):
         return self.produced_by == "agent"
 
     def title(self) -> str:
-        cause = (
-            self.probable_cause.summary if self.probable_cause.confidence != "unknown" else "investigation"
-        )
-        return f"[{self.alarm.alarm_name}] {self.alarm.workload.label()}: {cause}"[:200]
+        """``[alarm] <probable cause>`` (the cause names the workload), at most 200 characters."""
+        if self.probable_cause.confidence == "unknown":
+            return f"[{self.alarm.alarm_name}] {self.alarm.workload.label()}: investigation"[:200]
+        title = f"[{self.alarm.alarm_name}] {self.probable_cause.summary}"
+        return title if len(title) <= 200 else title[:199].rstrip() + "…"
 
     def severity(self) -> str:
         if self.probable_cause.category in {"bad_image", "oom", "crashloop", "config_error"}:
