@@ -15,7 +15,7 @@ ENV ?= dev
 SCENARIO ?=
 TF_DIR = cdktf.out/stacks/opsagent-$(ENV)
 
-.PHONY: help venv test lint fmt schemas bench drill eval build synth plan deploy destroy kb-sync lock clean
+.PHONY: help venv test lint fmt schemas bench drill eval build synth checkov plan deploy destroy kb-sync lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n",$$1,$$2}'
@@ -54,14 +54,18 @@ eval: $(STAMP) ## run every drill scenario and print how many reached the expect
 build: $(STAMP) ## one Lambda zip per function under build/lambda (arm64, python3.12)
 	$(PY) infra/build.py
 
-synth: $(STAMP) ## synthesize the Terraform JSON into cdktf.out/stacks/opsagent-$(ENV) (ENV=dev)
+synth: build ## synthesize cdktf.out/stacks/opsagent-<ENV> (ENV=dev by default), then scan its IAM policies
 	OPSAGENT_ENV=$(ENV) $(PY) infra/main.py
+	$(PY) infra/policy_scan.py $(TF_DIR)/cdk.tf.json
 
-plan: build synth ## terraform init + plan in the synthesized stack (needs AWS credentials)
+checkov: synth $(CHECKOV_STAMP) ## checkov on the synthesized JSON (offline; skips need a written reason)
+	$(PY) infra/checkov_gate.py $(abspath $(CHECKOV_VENV))/bin/checkov $(TF_DIR)/cdk.tf.json
+
+plan: synth ## terraform init + plan in the synthesized stack (needs AWS credentials)
 	terraform -chdir=$(TF_DIR) init -input=false
 	terraform -chdir=$(TF_DIR) plan -input=false
 
-deploy: build synth ## terraform init + apply in the synthesized stack (needs AWS credentials)
+deploy: synth ## terraform init + apply in the synthesized stack (needs AWS credentials)
 	terraform -chdir=$(TF_DIR) init -input=false
 	terraform -chdir=$(TF_DIR) apply -input=false
 
