@@ -53,6 +53,7 @@ SCENARIO_DIR = Path(__file__).resolve().parent / "drill_scenarios"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES_DIR = REPO_ROOT / "tests" / "fixtures" / "events"
 DEFAULT_SCENARIO = "cpu-saturation"
+FLAP_AFTER_MINUTES = 6
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 CONFIDENCE_RANK = {"unknown": 0, "low": 1, "medium": 2, "high": 3}
@@ -495,6 +496,8 @@ class DrillResult(BaseModel):
     scenario: str
     outcome: dict[str, Any] = Field(default_factory=dict)
     duplicate: dict[str, Any] = Field(default_factory=dict)
+    flap: dict[str, Any] = Field(default_factory=dict)
+    cluster_writes: int = Field(default=0, description="Write requests the Kubernetes emulator received")
     report: Any = None
     ticket: dict[str, Any] = Field(default_factory=dict)
     ticket_comments: list[str] = Field(default_factory=list)
@@ -608,13 +611,23 @@ def evaluate(scenario: DrillScenario, result: DrillResult) -> list[Check]:
         )
     )
     checks.append(
+        Check(
+            name="flapping alarm coalesced into the ticket",
+            ok=result.flap.get("status") == "coalesced"
+            and result.flap.get("ticket_id") == result.outcome.get("ticket_id")
+            and any("flap window" in c for c in result.ticket_comments),
+            detail=f"ALARM again {FLAP_AFTER_MINUTES} min later -> {result.flap.get('status')}",
+        )
+    )
+    checks.append(
         Check(name="no mutation executed", ok=not report.actions_taken and _replicas_unchanged(result))
     )
     return checks
 
 
 def _replicas_unchanged(result: DrillResult) -> bool:
-    return not any(a.operation == "scaleDeployment" and a.decision == "applied" for a in result.audit)
+    applied = any(a.operation == "scaleDeployment" and a.decision == "applied" for a in result.audit)
+    return not applied and result.cluster_writes == 0
 
 
 def run_drill(
@@ -636,7 +649,9 @@ def run_drill(
                 if stage == "report":
                     captured["report"] = data["report"]
 
-            event = build_alarm_event(scenario, env.now)
+            # The alarm fired 6 minutes ago; it flaps (OK, then ALARM again) now, within the flap window.
+            event = build_alarm_event(scenario, env.now - timedelta(minutes=FLAP_AFTER_MINUTES))
+            flap = build_alarm_event(scenario, env.now)
             from opsagent.handlers.trigger import lambda_handler
 
             pipeline.OBSERVERS.append(observe)
@@ -647,9 +662,13 @@ def run_drill(
                     result.trigger_seconds = time.monotonic() - t0
                     result.report = captured.get("report")
                     result.duplicate = lambda_handler(copy.deepcopy(event), FakeLambdaContext())
+                    result.flap = lambda_handler(flap, FakeLambdaContext())
             finally:
                 pipeline.OBSERVERS.remove(observe)
             result.log_lines = [line for line in logs.getvalue().splitlines() if line.strip()]
+            result.cluster_writes = sum(
+                1 for r in env.kube.requests if r.method in ("POST", "PUT", "PATCH", "DELETE")
+            )
             ticket_id = result.outcome.get("ticket_id")
             if ticket_id:
                 result.ticket, result.ticket_comments, result.tickets_for_alarm = _read_ticket(
@@ -750,17 +769,20 @@ class Printer:
         for line in text.splitlines():
             self.p(f"  | {line}")
         for c in r.ticket_comments:
-            self.p(f"  comment: {c[:200]}")
+            self.p(f"  comment: {' '.join(c.split())[:230]}")
 
         self.rule("Audit trail")
         for rec in r.audit:
             detail = (rec.detail or "")[:110]
             self.p(f"  {rec.at[11:23]} {rec.operation:<17} {rec.decision:<12} {rec.rule or '':<20} {detail}")
 
-        self.rule("Duplicate delivery")
-        d = r.duplicate
-        self.p(f"  same event again -> {d.get('status')}: {d.get('message')}")
-        self.p(f"  tickets for this alarm: {r.tickets_for_alarm}")
+        self.rule("Duplicate delivery and flapping")
+        d, f = r.duplicate, r.flap
+        self.p(f"  same event delivered again     -> {d.get('status')}: {d.get('message')}")
+        self.p(
+            f"  ALARM again {FLAP_AFTER_MINUTES} minutes later    -> {f.get('status')}: {f.get('message')}"
+        )
+        self.p(f"  tickets for this alarm: {r.tickets_for_alarm}; comments on it: {len(r.ticket_comments)}")
 
         if r.log_lines:
             self.rule("Lambda log")

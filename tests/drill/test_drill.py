@@ -59,6 +59,11 @@ def test_cpu_saturation_ticket_and_audit(results):
     assert ("scaleDeployment", "recorded", "proposal_only") in audit
     assert not any(op == "scaleDeployment" and d == "applied" for op, d, _ in audit)
     assert ("investigateAlarm", "deduplicated", "duplicate_delivery") in audit
+    assert ("investigateAlarm", "deduplicated", "flap_window") in audit
+    # the flap became one comment on the same ticket; the cluster saw no write at all
+    assert result.flap["status"] == "coalesced" and result.flap["ticket_id"] == result.outcome["ticket_id"]
+    assert len(result.ticket_comments) == 1 and "occurrence #2" in result.ticket_comments[0]
+    assert result.tickets_for_alarm == 1 and result.cluster_writes == 0
     # the report a newcomer reads
     for section in (
         "== Alarm",
@@ -66,7 +71,7 @@ def test_cpu_saturation_ticket_and_audit(results):
         "== Probable cause",
         "== Ticket",
         "== Audit trail",
-        "== Duplicate delivery",
+        "== Duplicate delivery and flapping",
         "PASS: cpu-saturation",
     ):
         assert section in text

@@ -361,3 +361,31 @@ def test_an_unexpected_bug_in_the_agent_path_still_files_a_ticket(tables, alarm,
     out = handle_alarm_event(alarm("single-metric"), settings=_settings(settings_factory), deps=deps)
     assert (out.produced_by, out.fallback_reason) == ("runbook", "internal")
     assert len(deps.tickets.created) == 1
+
+
+def test_a_ticket_the_agent_opened_gets_the_rca_instead_of_a_twin(tables, alarm, settings_factory):
+    opened = {
+        "id": "OPS-AGENT1",
+        "url": "",
+        "status": "open",
+        "deduplicated": False,
+        "backend": "dynamodb",
+        "message": "Opened OPS-AGENT1.",
+    }
+    runtime = FakeRuntime(
+        [
+            tool_call(
+                "t-9", "tickets", "/tickets", "post", {}, {"title": "checkout CPU", "severity": "sev3"}
+            ),
+            observation("t-9", opened),
+            chunk(FINAL_ANSWER),
+        ]
+    )
+    deps = _deps(runtime)
+    out = handle_alarm_event(alarm("single-metric"), settings=_settings(settings_factory), deps=deps)
+    assert out.ticket_id == "OPS-AGENT1"
+    assert deps.tickets.created == []
+    assert (
+        deps.tickets.comments[0][0] == "OPS-AGENT1"
+        and "OpsAgent investigation" in deps.tickets.comments[0][1]
+    )

@@ -425,7 +425,13 @@ def _lead(
     report.started_at, report.finished_at = started, datetime.now(UTC)
     _progress(deps, "report", report=report)
 
-    ticket_id, url, deduplicated = tickets.create(report, ctx)
+    opened_by_agent = _ticket_opened_by_agent(report)
+    if opened_by_agent:
+        # The agent filed one despite the prompt: put the RCA on it instead of opening a twin.
+        tickets.comment(opened_by_agent, report.to_markdown(max_chars=TICKET_MAX_CHARS), ctx)
+        ticket_id, url, deduplicated = opened_by_agent, "", True
+    else:
+        ticket_id, url, deduplicated = tickets.create(report, ctx)
     notes = store.attach_ticket(facts, incident_id=facts.incident_id, ticket_id=ticket_id)
     if notes:
         tickets.comment(ticket_id, "Alarm flapped while the investigation ran:\n- " + "\n- ".join(notes), ctx)
@@ -444,6 +450,15 @@ def _lead(
         confidence=report.probable_cause.confidence,
         report=report,
     )
+
+
+def _ticket_opened_by_agent(report: RcaReport) -> str | None:
+    for call in report.tool_calls:
+        if call.source == "agent" and call.operation == "createTicket" and call.ok:
+            body = call.body()
+            if isinstance(body, dict) and isinstance(body.get("id"), str) and body["id"]:
+                return body["id"]
+    return None
 
 
 def _record_report(
