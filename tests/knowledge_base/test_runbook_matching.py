@@ -72,7 +72,7 @@ DRILLS = {
         "image-pull-backoff",
         {"getDeployment", "listPods"},
     ),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("drill", list(DRILLS))
@@ -140,9 +140,15 @@ def test_keywords_match_at_word_starts_only(runbooks):
 def test_ties_prefer_the_more_severe_runbook():
     def rb(id_, sev):
         return Runbook.model_validate(
-            {"id": id_, "title": "t" * 5, "severity": sev, "summary": "s" * 20,
-             "matches": {"keywords": ["disk"]}, "steps": [{"operation": "listPods", "why": "x"}]}
-        )  # fmt: skip
+            {
+                "id": id_,
+                "title": "t" * 5,
+                "severity": sev,
+                "summary": "s" * 20,
+                "matches": {"keywords": ["disk"]},
+                "steps": [{"operation": "listPods", "why": "x"}],
+            }
+        )
 
     ranked = match_runbooks([rb("b", "sev3"), rb("a", "sev3"), rb("c", "sev1")], {"description": "disk"})
     assert [m.id for m in ranked] == ["c", "a", "b"]

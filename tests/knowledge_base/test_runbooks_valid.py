@@ -40,9 +40,17 @@ def test_ids_unique_and_equal_to_file_names(runbooks):
 
 def test_catalog_is_the_fixed_api(operation_catalog):
     assert set(operation_catalog) == {
-        "listPods", "describePod", "getPodLogs", "queryMetric", "listActiveAlarms",
-        "getDeployment", "scaleDeployment", "createTicket", "searchTickets", "addTicketComment",
-    }  # fmt: skip
+        "listPods",
+        "describePod",
+        "getPodLogs",
+        "queryMetric",
+        "listActiveAlarms",
+        "getDeployment",
+        "scaleDeployment",
+        "createTicket",
+        "searchTickets",
+        "addTicketComment",
+    }
     # the runtime guard agrees with the schemas about what mutates
     assert {k for k, v in operation_catalog.items() if v.mutating} == set(MUTATING_OPERATIONS)
 
