@@ -243,3 +243,32 @@ def test_render_runbook_marks_skips_and_keeps_proposal_decisions(runbooks):
     without_workload = render_runbook(book, {k: v for k, v in facts.items() if k != "workload"})
     skipped = [r for r in without_workload if r.status == "skipped"]
     assert skipped and all("{workload}" in r.reason for r in skipped)
+
+
+def test_every_drill_scenario_alarm_matches_its_expected_runbook(runbooks):
+    """The offline drill's own alarms (lambdas/opsagent_sim/drill_scenarios) pick the runbook the drill
+    expects, and that runbook's listPods/getDeployment steps render for the alarm's workload."""
+    from datetime import UTC, datetime
+
+    from opsagent.investigation.workload import WorkloadMapping
+    from opsagent_sim.drill import build_alarm_event, list_scenarios, load_scenario
+
+    checked = 0
+    for name in list_scenarios():
+        scenario = load_scenario(name)
+        if not scenario.expect.runbook or scenario.alarm.triggering:
+            continue  # composite drills resolve the child alarm in CloudWatch first (trigger's job)
+        mapping = WorkloadMapping(
+            default_namespace=scenario.trigger.get("default_namespace"),
+            default_cluster=scenario.trigger.get("default_cluster"),
+        )
+        facts = extract_facts(build_alarm_event(scenario, datetime.now(UTC)), mapping)
+        ranked = match_runbooks(runbooks, facts)
+        assert ranked and ranked[0].runbook.id == scenario.expect.runbook, (
+            name,
+            [m.explain() for m in ranked],
+        )
+        ready = {r.operation for r in render_runbook(ranked[0].runbook, facts) if r.status == "ready"}
+        assert {"listPods", "getDeployment"} <= ready, (name, ready)
+        checked += 1
+    assert checked >= 3
