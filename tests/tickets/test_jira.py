@@ -220,3 +220,46 @@ def test_adf_skips_empty_lines_and_never_builds_empty_text_nodes():
     texts = [n for p in doc["content"] for n in p["content"] if n["type"] == "text"]
     assert [n["text"] for n in texts] == [" a ", "b"]
     assert adf("")["content"] == [{"type": "paragraph", "content": []}]
+
+
+def test_unknown_create_outcome_is_never_reported_as_retryable(jira, httpserver, ctx):
+    """A create that may have happened must not invite a blind retry (it would file a twin)."""
+    httpserver.expect_request("/rest/api/3/issue", method="POST").respond_with_response(
+        Response("", status=502)
+    )
+    with pytest.raises(UpstreamTimeout) as err:
+        service.create_ticket(ctx, request(fingerprint=""), audit=None)
+    body = err.value.to_body()
+    assert body["retryable"] is False and body["error"] == "upstream_outcome_unknown"
+
+
+def test_unknown_create_outcome_not_found_by_fingerprint_is_not_retryable(jira, httpserver, ctx):
+    # /search/jql is eventually consistent: "not found yet" does not mean "not created"
+    httpserver.expect_ordered_request("/rest/api/3/search/jql").respond_with_json(search_page())
+    httpserver.expect_ordered_request("/rest/api/3/issue", method="POST").respond_with_response(
+        Response("", status=504)
+    )
+    httpserver.expect_ordered_request("/rest/api/3/search/jql").respond_with_json(search_page())
+    with pytest.raises(UpstreamTimeout) as err:
+        service.create_ticket(ctx, request(), audit=None)
+    body = err.value.to_body()
+    assert body["retryable"] is False and body["error"] == "upstream_outcome_unknown"
+    assert "searchTickets" in body["message"]
+
+
+def test_failed_reconciliation_search_keeps_the_outcome_unknown(jira, httpserver, ctx):
+    """If the search that should reconcile an unknown create fails, the caller must still learn that the
+    ticket may exist (not a retryable 'search failed', which invites a second create)."""
+    httpserver.expect_ordered_request("/rest/api/3/search/jql").respond_with_json(search_page())
+    httpserver.expect_ordered_request("/rest/api/3/issue", method="POST").respond_with_response(
+        Response("", status=504)
+    )
+    for _ in range(3):
+        httpserver.expect_ordered_request("/rest/api/3/search/jql").respond_with_response(
+            Response("", status=503)
+        )
+    with pytest.raises(UpstreamTimeout) as err:
+        service.create_ticket(ctx, request(), audit=None)
+    body = err.value.to_body()
+    assert body["retryable"] is False and body["error"] == "upstream_outcome_unknown"
+    assert sum(1 for r, _ in httpserver.log if r.method == "POST") == 1

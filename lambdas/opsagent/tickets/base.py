@@ -20,7 +20,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel
 
-from opsagent.errors import UpstreamTimeout
+from opsagent.errors import OpsAgentError
 from opsagent.tickets.http import AmbiguousWrite
 from opsagent.tickets.models import Ticket, TicketRequest
 
@@ -76,16 +76,25 @@ class TicketBackend(ABC):
         except AmbiguousWrite as exc:
             # The POST may have created the issue. With a fingerprint we can look for it instead of
             # re-sending blindly (which could create a second one).
+            hint = "Search for the ticket (searchTickets) before trying again"
             if request.fingerprint:
-                found = self.find_open(fingerprint=request.fingerprint, limit=1)
+                try:
+                    found = self.find_open(fingerprint=request.fingerprint, limit=1)
+                except OpsAgentError as search_exc:
+                    # Still unknown: a retryable "search failed" here would invite a second create.
+                    log.warning(
+                        "create outcome unknown and the reconciling search failed",
+                        extra={"backend": self.name, "error": search_exc.code},
+                    )
+                    found = []
                 if found:
                     log.warning(
                         "create outcome was unknown; found the ticket by fingerprint",
                         extra={"backend": self.name},
                     )
                     return Outcome(ticket=found[0], deduplicated=False, reconciled=True)
-            raise UpstreamTimeout(
-                f"{exc.message}. Search for the ticket (searchTickets) before trying again"
-                + ("" if request.fingerprint else "; pass a fingerprint so retries cannot duplicate it"),
-                **exc.details,
-            ) from None
+                # Vendor searches are eventually consistent: "not found yet" is not "not created".
+                hint += " (it may take a minute to appear)"
+            else:
+                hint += "; pass a fingerprint so retries cannot duplicate it"
+            raise AmbiguousWrite(f"{exc.message}. {hint}", **exc.details) from None
