@@ -286,3 +286,40 @@ def test_dynamodb_errors_are_mapped_to_readable_bodies(ctx):
     with pytest.raises(PermissionMissing) as err:
         service.create_ticket(ctx, req(fingerprint=None), backend=backend, audit=None)
     assert err.value.details["permission"] == "dynamodb:PutItem"
+
+
+class LostResponseOnce:
+    """A DynamoDB client whose first PutItem is applied but its response lost, so botocore's own retry
+    sends it again (what a read timeout or a 500 after the write does under retries={"mode": "standard"})."""
+
+    def __init__(self, real):
+        self.real, self.replayed = real, 0
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def put_item(self, **kwargs):
+        if not self.replayed:
+            self.replayed += 1
+            self.real.put_item(**kwargs)  # applied; the answer never arrives
+        return self.real.put_item(**kwargs)  # the SDK's retry
+
+
+def test_a_retried_put_without_fingerprint_does_not_file_a_twin(tickets_table, ctx):
+    backend = DynamoDBBackend(tickets_table, dynamodb=LostResponseOnce(client("dynamodb")))
+    result = service.create_ticket(ctx, req(fingerprint=None), backend=backend, audit=None)
+    assert backend.ddb.replayed == 1
+    assert [t["ticket_id"]["S"] for t in tickets()] == [result.id]
+    assert result.deduplicated is False
+
+
+def test_an_id_collision_draws_another_id_and_leaves_the_other_ticket_alone(backend, ctx, monkeypatch):
+    first = service.create_ticket(ctx, req(fingerprint=None, title="first"), audit=None)
+    ids = iter([first.id, "OPS-NEW001"])
+    monkeypatch.setattr(backend, "new_id", lambda: next(ids))
+    second = service.create_ticket(ctx, req(fingerprint=None, title="second"), backend=backend, audit=None)
+    assert second.id == "OPS-NEW001"
+    assert {t["ticket_id"]["S"]: t["title"]["S"] for t in tickets()} == {
+        first.id: "first",
+        "OPS-NEW001": "second",
+    }

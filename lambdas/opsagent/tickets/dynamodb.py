@@ -6,7 +6,8 @@ Table (created by infra, see CONTRACTS.md "Tickets table"): partition key ``tick
 
 * tickets: ``ticket_id`` = ``OPS-7KQ2MX`` (prefix + 6 Crockford base32 chars), with title,
   description, severity, service, fingerprint (only when given), status ``open|closed``,
-  created_at/updated_at (ISO-8601 UTC), occurrences, comment_count, incident_id;
+  created_at/updated_at (ISO-8601 UTC), occurrences, comment_count, create_token (no-fingerprint
+  creates: recognises our own write when the SDK retries a PutItem whose answer was lost);
 * comments: ``ticket_id`` = ``OPS-7KQ2MX#C000001`` (no fingerprint/service, so in no GSI);
 * fingerprint locks: ``ticket_id`` = ``FPLOCK#<sha256(fingerprint)>`` with ``holder`` = the open
   ticket's id (no fingerprint/service attribute either).
@@ -175,18 +176,22 @@ class DynamoDBBackend(TicketBackend):
                 )
             return outcome.ticket
         now = _now()
+        # Marks our own write: botocore retries a PutItem whose answer was lost (read timeout, 500), and
+        # that retry fails the condition on the item we just wrote. Without the mark it would look like
+        # an id collision and we would write a second ticket.
+        token = secrets.token_hex(8)
         for _ in range(3):
             ticket_id = self.new_id()
+            item = self._ticket_item(ticket_id, request, now)
+            item["create_token"] = {"S": token}
             try:
-                self._call(
-                    "put_item",
-                    Item=self._ticket_item(ticket_id, request, now),
-                    ConditionExpression="attribute_not_exists(ticket_id)",
-                )
+                self._call("put_item", Item=item, ConditionExpression="attribute_not_exists(ticket_id)")
             except Exception as exc:
-                if _error_code(exc) == "ConditionalCheckFailedException":
-                    continue  # id collision: draw another
-                raise
+                if _error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                existing = self._get(ticket_id)
+                if not existing or _s(existing, "create_token") != token:
+                    continue  # a real id collision: draw another
             return Ticket(
                 id=ticket_id,
                 url=self.url(ticket_id),
