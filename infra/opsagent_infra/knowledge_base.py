@@ -197,6 +197,7 @@ class RunbookKnowledgeBase(Construct):
         partition: str | None = None,
         create_outputs: bool = True,
         association_description: str = ASSOCIATION_DESCRIPTION,
+        force_destroy: bool = False,
     ) -> None:
         super().__init__(scope, id_)
         from opsagent.vector_index.mapping import (
@@ -233,8 +234,13 @@ class RunbookKnowledgeBase(Construct):
         kb_arn_pattern = f"arn:{partition}:bedrock:{region}:{account_id}:knowledge-base/*"
 
         # --- 1. documents bucket --------------------------------------------------------------------
+        # force_destroy: versioned objects would otherwise block `terraform destroy` (dev environments)
         self.bucket = S3Bucket(
-            self, "bucket", bucket_prefix=f"{name_prefix[:30]}-kb-".lower(), tags=self.tags
+            self,
+            "bucket",
+            bucket_prefix=f"{name_prefix[:30]}-kb-".lower(),
+            force_destroy=force_destroy,
+            tags=self.tags,
         )
         for check_id, reason in _CHECKOV_BUCKET_SKIPS.items():
             checkov_skip(self.bucket, check_id, reason)

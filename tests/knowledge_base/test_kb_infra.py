@@ -59,6 +59,7 @@ def synthesized(tmp_path_factory):
         account_id="123456789012",
         partition="aws",
         standby_replicas=False,
+        force_destroy=True,
     )
     private = TerraformStack(app, "kb-private")
     AwsProvider(private, "aws", region="eu-west-1")
@@ -112,7 +113,7 @@ def priv(synthesized):
 
 def test_bucket_is_versioned_kms_encrypted_private_and_tls_only(pub):
     bucket = one(pub, "aws_s3_bucket")
-    assert bucket["bucket_prefix"] == "opsagent-dev-kb-"
+    assert bucket["bucket_prefix"] == "opsagent-dev-kb-" and bucket["force_destroy"] is True
     bucket_id = ref(pub, "aws_s3_bucket", "id")
     assert one(pub, "aws_s3_bucket_versioning")["versioning_configuration"]["status"] == "Enabled"
     [rule] = one(pub, "aws_s3_bucket_server_side_encryption_configuration")["rule"]
