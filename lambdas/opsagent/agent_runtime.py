@@ -8,6 +8,11 @@
     turn.text, turn.tool_calls, turn.rationale, turn.usage
     if turn.pending_confirmation:                      # the agent wants a mutation (x-requireConfirmation)
         turn = session.answer_confirmation(turn.pending_confirmation, confirm=False)
+        # several invocations in one returnControl (1-5): one decision each, in .inputs order
+        # session.answer_confirmation(pending, [True, False])
+
+A failure mid-stream raises :class:`AgentUnavailable` whose ``partial_turn`` holds what the turn got
+to (text, tool calls that already ran, usage): a confirmed change may have been applied already.
 
 What the stream carries (botocore ``bedrock-agent-runtime`` 2023-07-26 model, ``ResponseStream``):
 ``chunk {bytes, attribution}``, ``trace {agentId, sessionId, eventTime, trace: {orchestrationTrace |
@@ -30,7 +35,7 @@ import hashlib
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -114,6 +119,8 @@ class AgentUnavailable(OpsAgentError):
         super().__init__(message, reason=reason, **details)
         self.reason = reason
         self.retryable = reason in _RETRYABLE  # shadows the class default per instance
+        #: Mid-stream failures: the turn as far as it got (text, tool calls that already ran, usage).
+        self.partial_turn: AgentTurn | None = None
 
 
 # --------------------------------------------------------------------------------------------- models
@@ -520,24 +527,30 @@ class AgentSession:
             raise AgentUnavailable("empty question", reason="validation")
         return self._invoke(input_text=text)
 
-    def answer_confirmation(self, request: ConfirmationRequest, confirm: bool) -> AgentTurn:
-        """CONFIRM or DENY every invocation of ``request`` and let the agent continue."""
-        state = "CONFIRM" if confirm else "DENY"
+    def answer_confirmation(self, request: ConfirmationRequest, confirm: bool | Sequence[bool]) -> AgentTurn:
+        """CONFIRM or DENY the invocations of ``request`` and let the agent continue: one decision for
+        all of them, or one per invocation (in ``request.inputs`` order)."""
         inputs = request.inputs or [
             ApiInvocation(
                 action_group=request.action_group, api_path=request.api_path, http_method=request.http_method
             )
         ]
+        if isinstance(confirm, bool):
+            decisions = [confirm] * len(inputs)
+        else:
+            decisions = [bool(d) for d in confirm]
+            if len(decisions) != len(inputs):
+                raise ValueError(f"{len(decisions)} decisions for {len(inputs)} invocations")
         results = [
             {
                 "apiResult": {
                     "actionGroup": item.action_group,
                     "apiPath": item.api_path,
                     "httpMethod": item.http_method,
-                    "confirmationState": state,
+                    "confirmationState": "CONFIRM" if decision else "DENY",
                 }
             }
-            for item in inputs
+            for item, decision in zip(inputs, decisions, strict=True)
         ]
         return self._invoke(
             session_state={"invocationId": request.invocation_id, "returnControlInvocationResults": results}
@@ -571,7 +584,16 @@ class AgentSession:
             except StopIteration:
                 break
             except Exception as exc:  # EventStreamError, read timeout, dropped connection ...
-                raise _mapped(exc) from exc
-            # exception *events* raise AgentUnavailable here; errors of on_event propagate untouched
-            builder.feed(event)
+                raise _with_partial(_mapped(exc), builder) from exc
+            try:
+                builder.feed(event)
+            except AgentUnavailable as exc:  # an exception *event*; errors of on_event propagate untouched
+                raise _with_partial(exc, builder) from None
         return builder.finish()
+
+
+def _with_partial(exc: Exception, builder: TurnBuilder) -> Exception:
+    """Attach what the turn got to before it broke (tools may already have run) to an AgentUnavailable."""
+    if isinstance(exc, AgentUnavailable):
+        exc.partial_turn = builder.finish()
+    return exc

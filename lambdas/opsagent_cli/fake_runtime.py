@@ -302,6 +302,13 @@ class _Events:
         )
 
     @staticmethod
+    def return_control_many(*events: dict[str, Any], invocation_id: str = "inv-0001") -> dict[str, Any]:
+        """One returnControl event carrying the invocation inputs of several ``return_control`` events
+        (InvokeAgent allows 1-5 per event)."""
+        inputs = [item for e in events for item in e["returnControl"]["invocationInputs"]]
+        return {"returnControl": {"invocationId": invocation_id, "invocationInputs": inputs}}
+
+    @staticmethod
     def stream_error(code: str = "throttlingException", message: str = "Rate exceeded") -> StreamError:
         return StreamError(code, message)
 

@@ -314,3 +314,60 @@ def test_fake_is_strict_about_shapes():
         validate_request(
             {"agentId": "A", "agentAliasId": "B", "sessionId": "s1", "sessionState": {"invocationID": "x"}}
         )
+
+
+def two_scales() -> dict:
+    return ev.return_control_many(
+        ev.scale_confirmation(6, deployment="checkout"),
+        ev.scale_confirmation(0, deployment="cart"),
+        invocation_id="inv-2",
+    )
+
+
+def test_return_control_with_several_inputs_answers_each_in_order():
+    fake = ScriptedAgentRuntime([two_scales()], [ev.chunk("Scaled checkout; left cart alone.")])
+    s = session(fake)
+    pending = s.ask("fix it").pending_confirmation
+    assert [i.parameters["deployment"] for i in pending.inputs] == ["checkout", "cart"]
+    assert [i.request_body["replicas"] for i in pending.inputs] == ["6", "0"]
+    s.answer_confirmation(pending, [True, False])
+    state = fake.calls[1]["sessionState"]
+    assert state["invocationId"] == "inv-2"
+    assert [r["apiResult"]["confirmationState"] for r in state["returnControlInvocationResults"]] == [
+        "CONFIRM",
+        "DENY",
+    ]
+    assert {r["apiResult"]["apiPath"] for r in state["returnControlInvocationResults"]} == {SCALE_PATH}
+
+
+def test_one_decision_applies_to_every_input_and_a_wrong_count_is_refused():
+    fake = ScriptedAgentRuntime([two_scales()], [ev.chunk("ok")])
+    s = session(fake)
+    pending = s.ask("fix it").pending_confirmation
+    with pytest.raises(ValueError, match="2 invocations"):
+        s.answer_confirmation(pending, [True])
+    assert len(fake.calls) == 1  # nothing was sent
+    s.answer_confirmation(pending, False)
+    results = fake.calls[1]["sessionState"]["returnControlInvocationResults"]
+    assert [r["apiResult"]["confirmationState"] for r in results] == ["DENY", "DENY"]
+
+
+def test_mid_stream_error_keeps_the_partial_turn():
+    """Tools may already have run when the stream breaks: the caller must be able to see which."""
+    fake = ScriptedAgentRuntime(
+        [
+            ev.tool_call("scaling", SCALE_PATH, "POST", {"namespace": "shop", "deployment": "checkout"}),
+            ev.observation('{"applied": true, "replicas": 6}'),
+            ev.chunk("Scaled checkout to 6. Now "),
+            ev.usage(700, 20),
+            ev.stream_error("internalServerException", "boom"),
+        ]
+    )
+    with pytest.raises(AgentUnavailable) as err:
+        session(fake).ask("q")
+    partial = err.value.partial_turn
+    assert partial is not None and partial.text == "Scaled checkout to 6. Now "
+    assert [c.operation for c in partial.tool_calls] == ["scaleDeployment"]
+    assert partial.tool_calls[0].observation_text == '{"applied": true, "replicas": 6}'
+    assert partial.usage.input_tokens == 700
+    assert "partial_turn" not in err.value.to_body()  # the body stays small and JSON-serialisable
