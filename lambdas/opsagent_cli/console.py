@@ -7,16 +7,18 @@ from __future__ import annotations
 import re
 from typing import IO
 
-from opsagent.agent_runtime import AgentTurn, ConfirmationRequest, StreamEvent, ToolCall
+from opsagent.agent_runtime import AgentTurn, ApiInvocation, ConfirmationRequest, StreamEvent, ToolCall
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0/C1 controls (ESC, CR, BEL ...; not \t \n) and the bidi controls that can make text display
+# differently from what it is (U+202E would show "replicas: 05" for a value of 50).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 RATIONALE_CHARS = 600
 OBSERVATION_CHARS = 300
 PARAM_CHARS = 200
 
 
 def clean(text: str | None) -> str:
-    """Drop control characters (ESC, CR, BEL, C1 ...) but keep newlines and tabs."""
+    """Drop control characters (ESC, CR, BEL, C1, bidi overrides ...) but keep newlines and tabs."""
     return _CONTROL.sub("", text or "")
 
 
@@ -29,11 +31,22 @@ def one_line(text: str, limit: int) -> str:
     return clip(" ".join((text or "").split()), limit)
 
 
-def describe_call(call: ToolCall) -> str:
-    name = f"{call.action_group}.{call.operation or call.verb + ' ' + call.api_path}"
-    params = {**call.parameters, **call.request_body}
+def _describe(
+    action_group: str, operation: str | None, method: str, path: str, params: dict[str, str]
+) -> str:
+    name = f"{action_group}.{operation or method + ' ' + path}"
     args = " ".join(f"{k}={one_line(v, PARAM_CHARS)}" for k, v in params.items())
     return clean(f"{name} {args}".rstrip())
+
+
+def describe_call(call: ToolCall) -> str:
+    params = {**call.parameters, **call.request_body}
+    return _describe(call.action_group, call.operation, call.verb, call.api_path, params)
+
+
+def describe_invocation(item: ApiInvocation) -> str:
+    params = {**item.parameters, **item.request_body}
+    return _describe(item.action_group, item.operation, item.http_method, item.api_path, params)
 
 
 class Console:
@@ -92,9 +105,14 @@ class Console:
 
     # -- confirmation
     def show_confirmation(self, request: ConfirmationRequest) -> None:
+        count = len(request.inputs)
         self.note("")
-        self.note("The agent wants to run a change:")
-        for item in request.inputs:
+        self.note(
+            "The agent wants to run a change:" if count <= 1 else f"The agent wants to run {count} changes:"
+        )
+        for number, item in enumerate(request.inputs, 1):
+            if count > 1:
+                self.note(f" change {number} of {count}:")
             name = f"{item.action_group}.{item.operation or '?'}"
             self.note(f"  {clean(name)}  {clean(item.http_method)} {clean(item.api_path)}")
             for key, value in {**item.parameters, **item.request_body}.items():

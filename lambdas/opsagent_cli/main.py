@@ -33,7 +33,7 @@ from opsagent.agent_runtime import (
     session_id_for,
 )
 from opsagent_cli.config import ConfigError, Runner, resolve_target
-from opsagent_cli.console import Console, clean
+from opsagent_cli.console import Console, clean, describe_invocation
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -111,6 +111,7 @@ class Cli:
         self.args, self.stdin, self.stdout, self.stderr = args, stdin, stdout, stderr
         self.client_factory, self.environ, self.runner = client_factory, environ, runner
         self.console = Console(stdout, stderr, trace=getattr(args, "trace", False))
+        self.confirmed: list[str] = []  # changes confirmed while answering the current question
 
     def session(self) -> AgentSession:
         a = self.args
@@ -142,37 +143,63 @@ class Cli:
             on_event=self.console.on_event,
         )
 
-    def decide(self, request: ConfirmationRequest) -> bool:
+    def decide(self, request: ConfirmationRequest) -> list[bool]:
+        """One decision per invocation of ``request`` (a returnControl may carry 1-5)."""
         self.console.show_confirmation(request)
+        count = max(1, len(request.inputs))
         decision = self.args.decision
         if decision == "yes":
             self.console.note("confirmed (--yes)")
-            return True
+            return [True] * count
         if decision == "no":
             self.console.note("denied (--no)")
-            return False
+            return [False] * count
         if not _isatty(self.stdin):
             self.console.note("denied: stdin is not a terminal (pass --yes to confirm without a prompt)")
-            return False
-        self.stderr.write("confirm? [y/N] ")
-        self.stderr.flush()
-        answer = self.stdin.readline()
-        confirmed = answer.strip().lower() in ("y", "yes")
-        self.console.note("confirmed" if confirmed else "denied")
-        return confirmed
+            return [False] * count
+        decisions = []
+        for number in range(1, count + 1):
+            self.stderr.write(
+                "confirm? [y/N] " if count == 1 else f"confirm change {number} of {count}? [y/N] "
+            )
+            self.stderr.flush()
+            answer = self.stdin.readline()
+            confirmed = answer.strip().lower() in ("y", "yes")
+            self.console.note("confirmed" if confirmed else "denied")
+            decisions.append(confirmed)
+        return decisions
 
     def turn(self, session: AgentSession, question: str) -> AgentTurn:
         """Ask, then answer each confirmation the agent asks for; returns the last turn."""
+        self.confirmed = []
         turns = [session.ask(question)]
         for _ in range(MAX_CONFIRMATIONS):
             pending = turns[-1].pending_confirmation
             if pending is None:
                 break
-            turns.append(session.answer_confirmation(pending, self.decide(pending)))
-        if turns[-1].pending_confirmation is not None:
-            self.console.note(f"stopping: more than {MAX_CONFIRMATIONS} confirmations asked for one question")
+            decisions = self.decide(pending)
+            chosen = zip(pending.inputs, decisions, strict=False)  # inputs may be empty: one decision
+            self.confirmed += [describe_invocation(item) for item, ok in chosen if ok]
+            turns.append(session.answer_confirmation(pending, decisions))
+        pending = turns[-1].pending_confirmation
+        if pending is not None:
+            # Deny rather than leave the agent waiting on an unanswered returnControl.
+            self.console.note(
+                f"stopping: more than {MAX_CONFIRMATIONS} confirmations asked for one question; "
+                "denying this one"
+            )
+            turns.append(session.answer_confirmation(pending, False))
         self.console.end_turn(turns)
         return turns[-1]
+
+    def report(self, exc: AgentUnavailable) -> None:
+        report_unavailable(exc, self.console)
+        if self.confirmed:
+            self.console.note(
+                "! the change(s) you confirmed may already have been applied: "
+                + "; ".join(self.confirmed)
+                + ". Check their state (e.g. getDeployment, the audit trail) before asking again."
+            )
 
     def ask(self) -> int:
         self.turn(self.session(), self.args.question)
@@ -200,7 +227,7 @@ class Cli:
                 self.turn(session, question)
                 status = EXIT_OK
             except AgentUnavailable as exc:
-                report_unavailable(exc, self.console)
+                self.report(exc)
                 status = EXIT_UNAVAILABLE
                 if not exc.retryable:
                     break
@@ -291,10 +318,14 @@ def main(
         stderr.write(f"opsagent: {exc}\n")
         return EXIT_USAGE
     except AgentUnavailable as exc:
-        report_unavailable(exc, cli.console)
+        cli.report(exc)
         return EXIT_UNAVAILABLE
     except KeyboardInterrupt:
         stderr.write("\ninterrupted\n")
+        if cli.confirmed:
+            cli.console.note(
+                "! the change(s) you confirmed may already have been applied: " + "; ".join(cli.confirmed)
+            )
         return EXIT_INTERRUPTED
 
 

@@ -368,3 +368,122 @@ def test_drill_missing_gives_a_clear_message(monkeypatch):
     run = Run()
     assert run("drill") == 2
     assert "offline drill (opsagent_sim.drill) is not available" in run.stderr
+
+
+# -- confirmations: several in a row, several at once, the cap, Ctrl-C, errors after a CONFIRM
+
+
+def states(call: dict) -> list[str]:
+    return [
+        r["apiResult"]["confirmationState"] for r in call["sessionState"]["returnControlInvocationResults"]
+    ]
+
+
+def test_confirmations_in_a_row_are_each_asked_and_answered():
+    fake = ScriptedAgentRuntime(
+        [ev.scale_confirmation(6, invocation_id="inv-1")],
+        [ev.chunk("Scaled. Also cart: "), ev.scale_confirmation(4, deployment="cart", invocation_id="inv-2")],
+        [ev.chunk("cart left alone.")],
+    )
+    run = Run(fake)
+    assert run("ask", *IDS, "fix it", stdin=Tty("y\nn\n")) == 0
+    assert [c["sessionState"].get("invocationId") for c in fake.calls] == [None, "inv-1", "inv-2"]
+    assert [states(c) for c in fake.calls[1:]] == [["CONFIRM"], ["DENY"]]
+    assert run.stderr.count("confirm? [y/N] ") == 2 and "deployment: cart" in run.stderr
+    assert run.stdout == "Scaled. Also cart: \ncart left alone.\n"
+
+
+def test_beyond_the_cap_the_next_request_is_denied_not_left_pending():
+    from opsagent_cli.main import MAX_CONFIRMATIONS
+
+    scripts = [[ev.scale_confirmation(2 + i, invocation_id=f"inv-{i}")] for i in range(MAX_CONFIRMATIONS + 1)]
+    fake = ScriptedAgentRuntime(*scripts, [ev.chunk("stopped")])
+    run = Run(fake)
+    assert run("ask", *IDS, "--yes", "loop", stdin=Tty("")) == 0
+    answers = [states(c)[0] for c in fake.calls[1:]]
+    assert answers == ["CONFIRM"] * MAX_CONFIRMATIONS + ["DENY"]
+    assert f"more than {MAX_CONFIRMATIONS} confirmations" in run.stderr
+    assert run.stdout.endswith("stopped\n")
+
+
+def two_at_once() -> ScriptedAgentRuntime:
+    return ScriptedAgentRuntime(
+        [
+            ev.return_control_many(
+                ev.scale_confirmation(6, deployment="checkout"),
+                ev.scale_confirmation(0, deployment="cart"),
+            )
+        ],
+        [ev.chunk("done")],
+    )
+
+
+def test_several_changes_at_once_are_decided_one_by_one():
+    run = Run(two_at_once())
+    assert run("ask", *IDS, "fix it", stdin=Tty("y\nn\n")) == 0
+    assert states(run.fake.calls[1]) == ["CONFIRM", "DENY"]
+    err = run.stderr
+    assert "change 1 of 2" in err and "change 2 of 2" in err
+    assert err.index("deployment: checkout") < err.index("deployment: cart")
+
+
+@pytest.mark.parametrize(("flag", "expected"), [("--yes", ["CONFIRM"] * 2), ("--no", ["DENY"] * 2)])
+def test_flags_decide_every_change_at_once(flag, expected):
+    run = Run(two_at_once())
+    assert run("ask", *IDS, flag, "fix it") == 0
+    assert states(run.fake.calls[1]) == expected
+
+
+def test_ctrl_c_at_the_prompt_confirms_nothing():
+    class CtrlC(Tty):
+        def readline(self, *args):
+            raise KeyboardInterrupt
+
+    run = Run(scale_then("never"))
+    assert run("ask", *IDS, "fix it", stdin=CtrlC("")) == 130
+    assert len(run.fake.calls) == 1  # no CONFIRM (nor anything else) was sent
+    assert "interrupted" in run.stderr
+
+
+def test_error_after_a_confirm_says_the_change_may_have_been_applied():
+    fake = ScriptedAgentRuntime(
+        [ev.scale_confirmation(6)],
+        [ev.chunk("Scaling"), ev.stream_error("internalServerException", "boom")],
+    )
+    run = Run(fake)
+    assert run("ask", *IDS, "--yes", "fix it") == 3
+    assert "agent unavailable (internal)" in run.stderr
+    assert "may already have been applied" in run.stderr
+    assert "scaling.scaleDeployment" in run.stderr.split("may already have been applied")[1]
+
+
+def test_error_without_a_confirm_does_not_warn_about_changes():
+    run = Run(ScriptedAgentRuntime([ev.chunk("x"), ev.stream_error("internalServerException", "boom")]))
+    assert run("ask", *IDS, "q") == 3
+    assert "may already have been applied" not in run.stderr
+
+
+def test_bidi_controls_cannot_disguise_a_change():
+    # U+202E would render "replicas: 05" while the value is 50
+    fake = ScriptedAgentRuntime(
+        [ev.chunk("ok \u202eabc\u2066"), ev.scale_confirmation("\u202e05", deployment="check\u2067out")],
+        [ev.chunk("done")],
+    )
+    run = Run(fake)
+    assert run("ask", *IDS, "--no", "q") == 0
+    bidi = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    assert not bidi & set(run.stdout + run.stderr)
+    assert "replicas: 05" in run.stderr and "deployment: checkout" in run.stderr
+
+
+def test_ctrl_c_after_a_confirm_says_the_change_may_have_been_applied():
+    class Interrupting(ScriptedAgentRuntime):
+        def invoke_agent(self, **params):
+            if len(self.calls) == 1:  # the CONFIRM answer: the user gives up while it streams
+                self.calls.append(params)
+                raise KeyboardInterrupt
+            return super().invoke_agent(**params)
+
+    run = Run(Interrupting([ev.scale_confirmation(6)]))
+    assert run("ask", *IDS, "--yes", "fix it") == 130
+    assert "interrupted" in run.stderr and "may already have been applied" in run.stderr
