@@ -118,7 +118,8 @@ def parse_runbook(path: Path) -> Runbook:
     try:
         text = path.read_text(encoding="utf-8")
         header, body = split_front_matter(text)
-        data = yaml.safe_load(header)
+        # libyaml's safe loader when PyYAML has it (10x faster: cold starts), same safe constructors
+        data = yaml.load(header, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise RunbookError([f"{name}: {exc}"]) from None
     except yaml.YAMLError as exc:
