@@ -307,7 +307,11 @@ def init_crash(name: str = "checkout-7d9f8b6c5d-initc") -> dict[str, Any]:
         },
     )
     main = container_status(ready=False, state={"waiting": {"reason": "PodInitializing"}})
-    return pod(name, phase="Pending", ready=False, containers=[main], init_containers=[init])
+    p = pod(name, phase="Pending", ready=False, containers=[main], init_containers=[init])
+    for cond in p["status"]["conditions"]:  # a pod whose init container fails is not Initialized
+        if cond["type"] == "Initialized":
+            cond.update(status="False", reason="ContainersNotInitialized")
+    return p
 
 
 def succeeded_job(name: str = "report-28551140-abcde") -> dict[str, Any]:

@@ -88,7 +88,16 @@ def test_every_problem_reason_is_detected_and_ranked(zoo, invoke):
         < severity_order.index("NotReady")
         < severity_order.index("Evicted")
     )
-    assert severity_order[-2:] == ["HighRestarts", "Terminating"]
+    # the scenario's clock (2026-11-20T14:06Z) is behind the real one, so the terminating pod (due 30 s
+    # after it) is stuck: ranked above Evicted, and said so
+    assert (
+        severity_order.index("NotReady")
+        < severity_order.index("Terminating")
+        < severity_order.index("Evicted")
+    )
+    assert severity_order[-1] == "HighRestarts"
+    terminating = by_name[pod_named(zoo, "reports", "terminating")]
+    assert terminating["detail"].startswith("stuck: deletion was due")
     assert body["phases"] == {"Running": 10, "Pending": 3, "Failed": 1, "Succeeded": 1}
     assert body["problem_pods_omitted"] == 0 and body["truncated"] is False
 

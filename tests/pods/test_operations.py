@@ -100,3 +100,66 @@ def test_allowlist_check(monkeypatch):
     monkeypatch.setenv("OPSAGENT_ALLOWED_NAMESPACES", '["shop"')
     with pytest.raises(ConfigurationError):
         check_namespace_allowed("shop")
+
+
+def _long_name(prefix: str, n: int = 253) -> str:
+    return (prefix + "-" + "a" * n)[:n]
+
+
+def test_list_body_is_cut_to_budget_when_names_are_extreme():
+    # 253-character names, nodes and images: ten listed pods would be ~17 KB without the fit loop
+    pods = []
+    for i in range(30):
+        p = pj.image_pull(_long_name(f"p{i:02d}"))
+        p["spec"]["nodeName"] = _long_name(f"node{i:02d}")
+        p["metadata"]["ownerReferences"][0]["name"] = _long_name(f"rs{i:02d}", 250)
+        p["status"]["containerStatuses"][0]["image"] = "r/" + "i" * 300
+        pods.append(p)
+    result = list_pods("shop", kube=FakeKube(pods=pods))
+    body = result.model_dump_json()
+    assert len(body.encode()) <= operations.BODY_BUDGET, len(body)
+    assert result.truncated is True
+    assert 0 < len(result.problem_pods) < 10
+    assert len(result.problem_pods) + result.problem_pods_omitted == result.problem_pods_total == 30
+
+
+def test_describe_body_is_cut_to_budget_with_many_large_containers_and_events():
+    p = pj.pod(
+        _long_name("big"),
+        containers=[
+            pj.container_status(
+                f"c{i}",
+                image="r/" + "i" * 300,
+                ready=False,
+                restarts=3,
+                state={"waiting": {"reason": "CrashLoopBackOff", "message": "m" * 500}},
+                last={"exitCode": 1, "reason": "Error", "message": "e" * 500, "finishedAt": pj.T2},
+            )
+            for i in range(12)
+        ],
+        init_containers=[
+            pj.container_status(
+                f"init{i}",
+                ready=False,
+                state={"waiting": {"reason": "CrashLoopBackOff", "message": "w" * 500}},
+            )
+            for i in range(5)
+        ],
+    )
+    p["metadata"]["labels"].update({f"example.com/label-{i:02d}": "v" * 63 for i in range(12)})
+    events = [
+        pj.event(p["metadata"]["name"], "BackOff", "x" * 500, f"2026-03-02T09:{i:02d}:00Z") for i in range(20)
+    ]
+
+    class EventsKube(FakeKube):
+        def list(self, path, params=None, *, page_size=500, limit=None):
+            self.calls.append(("list", path, params, page_size, limit))
+            yield from events
+
+    result = operations.describe_pod("shop", p["metadata"]["name"], kube=EventsKube(pod=p))
+    body = result.model_dump_json()
+    assert len(body.encode()) <= operations.BODY_BUDGET, len(body)
+    assert result.truncated is True
+    assert result.containers  # at least the first container is always kept
+    assert len(result.events) + result.events_omitted == 20
+    assert len(result.containers) + result.containers_omitted == 12

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -125,9 +126,11 @@ def list_pods(
     *,
     kube: KubeClient | None = None,
     max_problem_pods: int = 10,
+    now: datetime | None = None,
 ) -> PodList:
     """Health summary of the pods in ``namespace`` (optionally filtered by label ``selector``
-    and/or owning ``workload``), streaming the API page by page."""
+    and/or owning ``workload``), streaming the API page by page. ``now`` (default: the clock)
+    tells a pod stuck Terminating from one within its grace period."""
     names = _names()
     namespace = names.validate_namespace(namespace)
     selector = names.validate_label_selector(selector, "selector") if selector else None
@@ -136,7 +139,9 @@ def list_pods(
     client = _kube(kube)
 
     params = {"labelSelector": selector} if selector else None
-    acc = PodListAccumulator(workload=workload, max_problem_pods=max_problem_pods)
+    acc = PodListAccumulator(
+        workload=workload, max_problem_pods=max_problem_pods, now=now or datetime.now(UTC)
+    )
     stopped = False
     for pod in client.list(_pod_path(namespace), params, page_size=PAGE_SIZE, limit=MAX_PODS_SCANNED + 1):
         if acc.scanned >= MAX_PODS_SCANNED:
@@ -167,7 +172,9 @@ def _fit_pod_list(result: PodList) -> PodList:
 
 
 # ---------------------------------------------------------------------------- describePod
-def describe_pod(namespace: str, pod: str, *, kube: KubeClient | None = None) -> PodDescription:
+def describe_pod(
+    namespace: str, pod: str, *, kube: KubeClient | None = None, now: datetime | None = None
+) -> PodDescription:
     """One pod's containers, conditions, owner and its newest events (bounded)."""
     names = _names()
     namespace = names.validate_namespace(namespace)
@@ -182,8 +189,8 @@ def describe_pod(namespace: str, pod: str, *, kube: KubeClient | None = None) ->
         page_size=PAGE_SIZE,
         limit=MAX_EVENTS_SCANNED,
     )
-    result = describe(obj, events, max_events=MAX_EVENTS)
-    # fit: events first (oldest shown goes first), then init containers, then containers
+    result = describe(obj, events, max_events=MAX_EVENTS, now=now or datetime.now(UTC))
+    # fit: events first (oldest shown goes first), then init containers, containers, labels
     while _body_size(result) > BODY_BUDGET:
         if result.events:
             result.events.pop()
@@ -193,6 +200,8 @@ def describe_pod(namespace: str, pod: str, *, kube: KubeClient | None = None) ->
         elif len(result.containers) > 1:
             result.containers.pop()
             result.containers_omitted += 1
+        elif result.labels:
+            result.labels.popitem()
         else:
             break
         result.truncated = True

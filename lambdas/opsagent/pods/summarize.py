@@ -13,15 +13,21 @@ ImagePullBackOff, ErrImagePull, ...   90        ``state.waiting.reason`` (+ imag
 CreateContainerConfigError, ...       90        ``state.waiting.reason`` (missing Secret/ConfigMap...)
 Init:<reason>                         88        the same on an init container, or a failed init container
 Failed / Error                        80        ``status.phase`` Failed, or a container terminated non-zero
-Unschedulable                         75        ``PodScheduled`` condition False: the scheduler's message
+Unschedulable / SchedulingGated       75        ``PodScheduled`` condition False: the scheduler's message
 OOMKilled (earlier instance)          70        ``lastState.terminated.reason`` of a running container
 Unknown                               65        ``status.phase`` Unknown (node lost)
 NotReady                              60        Running but not Ready (which containers)
+Terminating, stuck                    55        deletion was due more than a minute ago (needs a clock)
 Evicted                               50        ``status.reason`` Evicted + ``status.message``
 Pending / ContainerCreating           45        Pending for another reason (still being created)
 HighRestarts                          30        >= 5 restarts and a recorded last termination
-Terminating                           15        ``metadata.deletionTimestamp`` set
+Terminating                           15        ``metadata.deletionTimestamp`` set, within its grace period
 ====================================  ========  ==========================================================
+
+A pod being deleted is reported as Terminating whatever its containers do: during a graceful
+shutdown readiness fails and containers exit 143/137, which is the rollout, not a failure.
+Restarts are counted like kubectl's RESTARTS column: regular and sidecar containers, plus the init
+containers' while the pod is still initializing.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import heapq
 import re
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from opsagent.pods.models import (
@@ -52,6 +59,7 @@ MAX_LABELS = 12
 HIGH_RESTARTS = 5
 MESSAGE_CHARS = 200
 NAME_CHARS = 253
+STUCK_TERMINATING_SLACK_S = 60
 
 _PULL = {
     "ImagePullBackOff",
@@ -182,12 +190,22 @@ def is_ready(pod: dict[str, Any]) -> bool:
 
 
 def restarts_of(pod: dict[str, Any]) -> int:
+    """kubectl's RESTARTS: regular + sidecar (``restartPolicy: Always``) init containers; the other
+    init containers count only while the pod is still initializing (afterwards they are history)."""
     status = pod.get("status") or {}
-    total = 0
-    for key in ("containerStatuses", "initContainerStatuses"):
-        for cs in status.get(key) or []:
-            total += _int(cs.get("restartCount")) or 0
-    return total
+    init_specs = _spec_containers(pod, "initContainers")
+    init_total = sidecars = 0
+    initializing = False
+    for cs in status.get("initContainerStatuses") or []:
+        count = _int(cs.get("restartCount")) or 0
+        init_total += count
+        if (init_specs.get(cs.get("name")) or {}).get("restartPolicy") == "Always":
+            sidecars += count
+        elif not _init_completed(cs):
+            initializing = True
+    main = sum(_int(cs.get("restartCount")) or 0 for cs in status.get("containerStatuses") or [])
+    initialized = (_condition(status, "Initialized") or {}).get("status") == "True"
+    return main + (init_total if initializing and not initialized else sidecars)
 
 
 # ---------------------------------------------------------------------------- classification
@@ -269,9 +287,36 @@ def _container_candidates(
     return out
 
 
-def classify(pod: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+def _parse_ts(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _terminating(meta: dict[str, Any], now: datetime | None) -> tuple[int, dict[str, Any]]:
+    """``deletionTimestamp`` is when the grace period *ends*; later than that (plus slack) the pod
+    is stuck: a finalizer, or a node that no longer answers."""
+    due = meta.get("deletionTimestamp")
+    grace = _int(meta.get("deletionGracePeriodSeconds"))
+    finalizers = [str(f) for f in meta.get("finalizers") or []][:3]
+    detail = f"deletion requested; grace period ({grace}s) ends {due}" if grace else f"deletion due {due}"
+    severity = 15
+    due_at = _parse_ts(due)
+    if now is not None and due_at is not None:
+        late = (now - due_at).total_seconds()
+        if late > STUCK_TERMINATING_SLACK_S:
+            severity = 55
+            detail = f"stuck: deletion was due {int(late // 60)} min ago ({due}); " + (
+                f"finalizers: {', '.join(finalizers)}" if finalizers else "is its node still Ready?"
+            )
+    return severity, {"reason": "Terminating", "detail": detail, "since": due}
+
+
+def classify(pod: dict[str, Any], now: datetime | None = None) -> tuple[int, dict[str, Any]] | None:
     """The pod's most severe problem as ``(severity, ProblemPod fields)``, or None when healthy
-    (Running and Ready with few restarts, or Succeeded)."""
+    (Running and Ready with few restarts, or Succeeded). ``now`` (timezone-aware) lets a pod that
+    stays Terminating past its grace period be called stuck."""
     meta = pod.get("metadata") or {}
     status = pod.get("status") or {}
     phase = status.get("phase") or "Unknown"
@@ -280,6 +325,9 @@ def classify(pod: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
 
     if phase == "Succeeded":
         return None
+    if meta.get("deletionTimestamp"):
+        candidates.append(_terminating(meta, now))
+        return _finish(pod, phase, restarts, candidates)
     specs = _spec_containers(pod)
     init_specs = _spec_containers(pod, "initContainers")
     containers = _container_candidates(pod, status.get("initContainerStatuses") or [], init_specs, True)
@@ -312,11 +360,12 @@ def classify(pod: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
     if phase == "Pending":
         scheduled = _condition(status, "PodScheduled")
         if scheduled and scheduled.get("status") == "False":
+            gated = scheduled.get("reason") == "SchedulingGated"
             candidates.append(
                 (
                     75,
                     {
-                        "reason": "Unschedulable",
+                        "reason": "SchedulingGated" if gated else "Unschedulable",
                         "detail": scheduled.get("message") or scheduled.get("reason"),
                         "since": scheduled.get("lastTransitionTime"),
                     },
@@ -331,7 +380,7 @@ def classify(pod: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
             reason = next((w.get("reason") for w in waiting if w.get("reason")), None) or "Pending"
             candidates.append((45, {"reason": reason, "since": meta.get("creationTimestamp")}))
 
-    ready_text, not_ready = _ready_text(pod)
+    _, not_ready = _ready_text(pod)
     if phase == "Running" and not is_ready(pod):
         ready_cond = _condition(status, "Ready") or {}
         detail = (
@@ -367,17 +416,20 @@ def classify(pod: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
                 },
             )
         )
-    if meta.get("deletionTimestamp"):
-        candidates.append((15, {"reason": "Terminating", "since": meta.get("deletionTimestamp")}))
+    return _finish(pod, phase, restarts, candidates)
 
+
+def _finish(
+    pod: dict[str, Any], phase: str, restarts: int, candidates: list[tuple[int, dict[str, Any]]]
+) -> tuple[int, dict[str, Any]] | None:
     if not candidates:
         return None
     severity, fields = max(candidates, key=lambda c: c[0])
     fields = {k: v for k, v in fields.items() if v is not None}
     fields.update(
-        name=meta.get("name") or "?",
+        name=(pod.get("metadata") or {}).get("name") or "?",
         phase=phase,
-        ready=ready_text,
+        ready=_ready_text(pod)[0],
         restarts=restarts,
         node=(pod.get("spec") or {}).get("nodeName"),
         owner=owner_of(pod),
@@ -421,8 +473,15 @@ class PodListAccumulator:
     """Streams pods into aggregates and a bounded heap of the worst ones: memory stays
     O(MAX_PROBLEM_PODS + distinct owners/reasons), whatever the namespace size."""
 
-    def __init__(self, *, workload: str | None = None, max_problem_pods: int = MAX_PROBLEM_PODS) -> None:
+    def __init__(
+        self,
+        *,
+        workload: str | None = None,
+        max_problem_pods: int = MAX_PROBLEM_PODS,
+        now: datetime | None = None,
+    ) -> None:
         self.workload = workload
+        self.now = now
         self.max_problem_pods = max_problem_pods
         self.scanned = 0
         self.total = 0
@@ -448,7 +507,7 @@ class PodListAccumulator:
         elif phase in ("Running", "Pending", "Unknown"):
             self.not_ready += 1
         self.restarts += restarts_of(pod)
-        found = classify(pod)
+        found = classify(pod, self.now)
         if found is None:
             return
         severity, fields = found
@@ -596,7 +655,11 @@ def _summary(fields: dict[str, Any]) -> ProblemSummary:
 
 
 def describe(
-    pod: dict[str, Any], events: Iterable[dict[str, Any]] = (), *, max_events: int = MAX_EVENTS
+    pod: dict[str, Any],
+    events: Iterable[dict[str, Any]] = (),
+    *,
+    max_events: int = MAX_EVENTS,
+    now: datetime | None = None,
 ) -> PodDescription:
     """One pod, as a human would read ``kubectl describe pod``, bounded."""
     meta = pod.get("metadata") or {}
@@ -615,7 +678,7 @@ def describe(
         if n in init_statuses and not _init_completed(init_statuses[n])
     ][:MAX_CONTAINERS]
 
-    problem = classify(pod)
+    problem = classify(pod, now)
     event_list, events_omitted = newest_events(events, uid=meta.get("uid"), limit=max_events)
     labels = {str(k)[:253]: str(v)[:63] for k, v in list((meta.get("labels") or {}).items())[:MAX_LABELS]}
     return PodDescription(
@@ -624,13 +687,7 @@ def describe(
         phase=_short(status.get("phase") or "Unknown", 32),
         status_reason=_short(status.get("reason"), 63),
         status_message=_message(status.get("message")),
-        problem=ProblemSummary(
-            reason=problem[1]["reason"],
-            detail=problem[1].get("detail"),
-            container=problem[1].get("container"),
-        )
-        if problem
-        else None,
+        problem=_summary(problem[1]) if problem else None,
         node=_short(spec.get("nodeName"), NAME_CHARS),
         qos_class=_short(status.get("qosClass"), 32),
         owner=_short(owner_of(pod), 300),
