@@ -323,3 +323,25 @@ def test_an_id_collision_draws_another_id_and_leaves_the_other_ticket_alone(back
         first.id: "first",
         "OPS-NEW001": "second",
     }
+
+
+def test_search_by_service_beyond_one_page_shows_the_newest(backend, ctx):
+    """More tickets than one query page (100): the newest must be found, not the newest of the oldest."""
+    ddb = client("dynamodb")
+    for i in range(230):
+        item = backend._ticket_item(
+            f"OPS-{i:06d}", req(fingerprint=None, title=f"t{i}"), f"2026-11-20T{i:06d}Z"
+        )
+        ddb.put_item(TableName=TICKETS_TABLE, Item=item)
+    page = service.search(ctx, service="checkout", limit=3, audit=None)
+    assert [t.title for t in page.tickets] == ["t229", "t228", "t227"] and page.more_available
+
+
+def test_a_recurrence_comment_stays_within_the_text_limit(backend, ctx):
+    from opsagent.tickets.models import MAX_TEXT_BYTES
+
+    first = service.create_ticket(ctx, req(), audit=None)
+    big = req(description="x" * MAX_TEXT_BYTES)
+    assert service.create_ticket(ctx, big, audit=None).deduplicated
+    [comment] = backend.comments(first.id)
+    assert len(comment.encode()) <= MAX_TEXT_BYTES and comment.endswith("(truncated)")

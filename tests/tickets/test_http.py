@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import types
 
 import pytest
 from werkzeug import Response
@@ -150,3 +151,45 @@ def test_error_bodies_never_carry_the_token(
     assert TOKEN not in caplog.text
     out = capsys.readouterr()
     assert TOKEN not in out.out and TOKEN not in out.err
+
+
+def test_retry_after_beyond_our_wait_but_inside_the_budget_is_not_slept_through(httpserver, base_url, sleeps):
+    # 15 s fits the 25 s call budget but not max_retry_after (10 s): answer at once, retryable
+    httpserver.expect_request("/issue").respond_with_response(
+        Response("", status=429, headers={"Retry-After": "15"})
+    )
+    with pytest.raises(UpstreamUnavailable) as err:
+        client_for(base_url).request("POST", "/issue", json_body={})
+    assert sleeps == [] and len(httpserver.log) == 1
+    assert err.value.to_body()["retry_after_seconds"] == 15 and "longer than we wait" in err.value.message
+
+
+def test_a_post_after_an_idle_pause_starts_on_fresh_connections(monkeypatch):
+    """A kept-alive connection idle across a frozen Lambda is often closed by the server already; a POST
+    failing on it could not be told from 'sent and lost', so the pool is emptied first."""
+    from opsagent.tickets import http
+
+    class Pool:
+        def __init__(self):
+            self.events = []
+
+        def clear(self):
+            self.events.append("clear")
+
+        def request(self, method, url, **kw):
+            self.events.append(method)
+            return types.SimpleNamespace(
+                status=200, headers={}, read=lambda amt: b"{}", release_conn=lambda: None
+            )
+
+    now = [100.0]
+    monkeypatch.setattr(http, "_clock", lambda: now[0])
+    c = client_for("https://jira.example")
+    c._pool = pool = Pool()
+    c.request("GET", "/a")
+    c.request("POST", "/b", json_body={})  # right after: the connection is warm
+    now[0] += 60  # the container was frozen for a minute
+    c.request("GET", "/c")  # a GET may simply be retried: keep the pool
+    now[0] += 60
+    c.request("POST", "/d", json_body={})
+    assert pool.events == ["GET", "POST", "GET", "clear", "POST"]

@@ -47,7 +47,7 @@ def test_any_title_and_description_is_either_clean_or_a_400(title, description):
     assert 0 < len(req.title) <= 200
     for text, allowed in ((req.title, ""), (req.description, "\n\t")):
         assert not any(unicodedata.category(c) == "Cc" and c not in allowed for c in text)
-        assert not any(c in text for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+        assert not any(c in text for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c")
     assert utf8_len(req.description) <= MAX_TEXT_BYTES
 
 

@@ -30,7 +30,7 @@ from opsagent.tickets.base import FindResult
 from opsagent.tickets.config import GitHubConfig
 from opsagent.tickets.models import MAX_SUMMARY_TITLE_CHARS, Ticket, TicketRequest, clip_chars
 from opsagent.tickets.remote import OPSAGENT_LABEL, RemoteBackend, fingerprint_label, label
-from opsagent.tickets.secrets import register_secret, require_keys
+from opsagent.tickets.secrets import require_keys
 
 log = logging.getLogger("opsagent.tickets.github")
 _MENTION = re.compile(r"@(?=[A-Za-z0-9])")
@@ -54,7 +54,6 @@ class GitHubBackend(RemoteBackend):
 
     def auth_headers(self, secret: dict[str, str]) -> dict[str, Any]:
         require_keys(secret, ("token",), secret_arn=self.cfg.secret_arn)
-        register_secret(secret["token"])
         return {"Authorization": f"Bearer {secret['token']}"}
 
     def _labels(self, request: TicketRequest) -> list[str]:

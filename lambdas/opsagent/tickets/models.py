@@ -44,7 +44,7 @@ _SAFE_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,39}$")
 
 # Unicode bidi overrides/isolates ("Trojan Source") and other invisible format controls that
 # can make stored text read differently from what it is.
-_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"))
+_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"))
 
 
 def _strip_controls(text: str, *, keep_newlines: bool) -> str:

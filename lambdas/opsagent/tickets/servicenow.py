@@ -36,7 +36,7 @@ from opsagent.tickets.models import (
     fingerprint_key,
 )
 from opsagent.tickets.remote import OPSAGENT_LABEL, RemoteBackend
-from opsagent.tickets.secrets import basic_auth, register_secret, require_keys
+from opsagent.tickets.secrets import basic_auth, require_keys
 
 log = logging.getLogger("opsagent.tickets.servicenow")
 FIELDS = "sys_id,number,active,state,short_description,urgency,impact,correlation_id,sys_created_on"
@@ -58,7 +58,6 @@ class ServiceNowBackend(RemoteBackend):
     def auth_headers(self, secret: dict[str, str]) -> dict[str, Any]:
         keys = require_keys(secret, ("username", "password"), ("token",), secret_arn=self.cfg.secret_arn)
         if keys == ("token",):
-            register_secret(secret["token"])
             return {"Authorization": f"Bearer {secret['token']}"}
         return {"Authorization": basic_auth(secret["username"], secret["password"])}
 
