@@ -14,19 +14,26 @@ Two steps, always in this order:
                                  the tail window: base64 lines before a lone END line)
    ``jwt``                       ``eyJ...`` three-part JSON Web Tokens
    ``authorization``             ``Authorization:`` / ``Proxy-Authorization:`` header values
+   ``cookie``                    ``Cookie:`` / ``Set-Cookie:`` header values (``name=value...``)
    ``bearer_token``              ``Bearer <token>`` / ``Basic <base64>`` anywhere
    ``url_password``              ``scheme://user:password@host`` (the user name is kept)
    ``aws_access_key_id``         ``AKIA``/``ASIA``/... + 16 characters
    ``aws_secret_access_key``     ``aws_secret_access_key = ...`` / ``"SecretAccessKey": "..."``
-   ``known_token``               GitHub (``ghp_``...), Slack (``xox?-``), Stripe (``sk_live_``)
+   ``known_token``               GitHub (``ghp_``...), GitLab (``glpat-``), Slack (``xox?-``,
+                                 ``xapp-``, webhook URLs), Stripe (``sk_live_``), Google API keys
+                                 (``AIza``) and OAuth access tokens (``ya29.``), npm (``npm_``),
+                                 OpenAI/Anthropic (``sk-proj-``, ``sk-ant-``)
    ``credential_assignment``     ``password|passwd|pwd|secret|token|api_key|access_key|
-                                 client_secret|private_key|credentials`` as the *last* word of a
-                                 key in ``key=value``, ``key: value``, ``"key": "value"``
+                                 client_secret|private_key|secret_key|signing_key|signature|
+                                 credentials`` as the *last* word of a key in ``key=value``,
+                                 ``key: value``, ``"key": "value"``, ``--key value``
    ============================  ==============================================================
 
    Keys must *end* in the sensitive word (``db_password`` yes, ``password_reset_count`` and
-   ``max_tokens`` no). For the prose-prone ``key: value`` form, a plain lowercase word from a short
-   list (``token: expired``, ``password: required``) is left alone.
+   ``max_tokens`` no; ``SECRET_KEY_BASE`` is the one suffix allowed). For the prose-prone
+   ``key: value`` and ``--flag value`` forms, a plain lowercase word from a short list
+   (``token: expired``, ``password: required``) is left alone. A ``key: value`` value ends at the
+   first space (``password: two words`` keeps ``words``): quote it, or it is prose.
 
 The functions are pure and import nothing beyond ``re``; callers report the counts.
 """
@@ -79,9 +86,11 @@ _PRIVATE_KEY_BLOCK = re.compile(
     r"(?:.*?-----END (?P=label)-----|.*\Z)",  # a block cut at the end of the window runs to the end
     re.DOTALL,
 )
-# The tail window began inside a key: base64 lines directly above a lone END line.
+# The tail window began inside a key: base64 lines directly above a lone END line (the last
+# line of a PEM block is usually shorter than the others).
 _PRIVATE_KEY_TAIL = re.compile(
-    r"(?:^[ \t]*[A-Za-z0-9+/=]{16,}[ \t]*\n)*^[ \t]*-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----",
+    r"(?:^[ \t]*[A-Za-z0-9+/=]{16,}[ \t]*\n)*(?:^[ \t]*[A-Za-z0-9+/=]{1,15}[ \t]*\n)?"
+    r"^[ \t]*-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----",
     re.MULTILINE,
 )
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*")
@@ -90,9 +99,12 @@ _AUTH_HEADER = re.compile(
     r"(?P<key>\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)(?P<value>[^\r\n\"']{1,2048})",
     re.IGNORECASE,
 )
+_COOKIE = re.compile(
+    r"(?P<key>\b(?:set-)?cookie\s*:\s*)(?P<value>[^\r\n\"'=]{1,256}=[^\r\n\"']{0,4096})", re.IGNORECASE
+)
 _BEARER = re.compile(r"(?P<key>\b(?:bearer|basic)[ ]+)(?P<value>[A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE)
 _URL_PASSWORD = re.compile(
-    r"(?P<key>\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s/:@]{0,128}:)(?P<value>[^\s/@]{1,256})@"
+    r"(?P<key>\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s/:@]{0,128}:)(?P<value>[^\s/]{1,256})@"
 )
 _AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|AKPA|ANPA|ANVA|APKA|AROA)[A-Z0-9]{16}\b")
 _AWS_SECRET = re.compile(
@@ -101,11 +113,15 @@ _AWS_SECRET = re.compile(
 )
 _KNOWN_TOKEN = re.compile(
     r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|xox[abposr]-[A-Za-z0-9-]{10,}"
-    r"|sk_live_[A-Za-z0-9]{16,}|rk_live_[A-Za-z0-9]{16,})"
+    r"|sk_live_[A-Za-z0-9]{16,}|rk_live_[A-Za-z0-9]{16,}|xapp-\d+-[A-Za-z0-9-]{10,}"
+    r"|glpat-[A-Za-z0-9_-]{20,}|AIza[0-9A-Za-z_-]{35}|ya29\.[0-9A-Za-z_-]{20,}"
+    r"|npm_[A-Za-z0-9]{36}|sk-(?:proj|ant|svcacct)-[A-Za-z0-9_-]{20,})"
 )
+_SLACK_WEBHOOK = re.compile(r"(?P<key>\bhooks\.slack\.com/services/)(?P<value>[A-Za-z0-9/_-]{20,})")
 _SENSITIVE = (
     r"(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|"
-    r"private[_-]?key|client[_-]?secret|credentials?)"
+    r"private[_-]?key|client[_-]?secret|credentials?|secret[_-]?key(?:[_-]?base)?|"
+    r"(?:signing|encryption|master)[_-]?key|signature)"
 )
 # A key: optional quote, word chars/dots/dashes, ending in a sensitive word (no word char after).
 # Bounded prefix: no quadratic backtracking on long dotted runs.
@@ -119,7 +135,13 @@ _ASSIGN_EQUALS = re.compile(
     re.IGNORECASE,
 )
 _ASSIGN_COLON = re.compile(
-    rf"(?P<key>(?<![A-Za-z0-9_.-]){_KEY}:[ \t]*)(?P<value>[^\s\"',}}\]]{{1,512}})",
+    rf"(?P<key>(?<![A-Za-z0-9_.-]){_KEY}[ \t]?:[ \t]*)(?P<value>[^\s\"',}}\]]{{1,512}})",
+    re.IGNORECASE,
+)
+# Command lines: `--password hunter2`, `--client-secret x` (a following `--flag` is not a value).
+_CLI_FLAG = re.compile(
+    rf"(?P<key>(?<![A-Za-z0-9_.-])--(?:[A-Za-z0-9]+-){{0,4}}{_SENSITIVE}[ \t]+)"
+    rf"(?P<value>(?!-)[^\s\"']{{1,512}})",
     re.IGNORECASE,
 )
 # `token: expired`, `password: required` ... are prose, not secrets.
@@ -195,14 +217,17 @@ def redact(text: str) -> Redacted:
         text = _PRIVATE_KEY_TAIL.sub(whole("private_key"), text)
     text = _JWT.sub(whole("jwt"), text)
     text = _AUTH_HEADER.sub(value_only("authorization", _first_word_is_prose), text)
+    text = _COOKIE.sub(value_only("cookie"), text)
     text = _BEARER.sub(value_only("bearer_token", _plain_word), text)
     text = _URL_PASSWORD.sub(value_only("url_password"), text)
     text = _AWS_SECRET.sub(value_only("aws_secret_access_key"), text)
     text = _AWS_KEY_ID.sub(whole("aws_access_key_id"), text)
     text = _KNOWN_TOKEN.sub(whole("known_token"), text)
+    text = _SLACK_WEBHOOK.sub(value_only("known_token"), text)
     text = _ASSIGN_QUOTED.sub(value_only("credential_assignment", _is_literal), text)
     text = _ASSIGN_EQUALS.sub(value_only("credential_assignment", _is_literal), text)
     text = _ASSIGN_COLON.sub(value_only("credential_assignment", _is_prose), text)
+    text = _CLI_FLAG.sub(value_only("credential_assignment", _is_prose), text)
     return Redacted(text, counts)
 
 

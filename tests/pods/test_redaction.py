@@ -164,3 +164,98 @@ def test_redaction_is_linear_on_hostile_input():
     redact(hostile)
     strip_control("\x1b[" * 20_000)
     assert time.perf_counter() - start < 2.0
+
+
+# ---------------------------------------------------------------------------- review: leaks found
+LEAKS = [
+    ("rails SECRET_KEY_BASE=0123456789abcdef0123", "0123456789abcdef0123", "credential_assignment"),
+    ("django DJANGO_SECRET_KEY='k3y-v@lue-123'", "k3y-v@lue-123", "credential_assignment"),
+    ("boto secret_key=zzzSecret123 region=eu-west-1", "zzzSecret123", "credential_assignment"),
+    ('{"secretKey": "wJalrXUtnFEMI/K7MDENG"}', "wJalrXUtnFEMI/K7MDENG", "credential_assignment"),
+    ("JWT_SIGNING_KEY=abcdefgh12345678", "abcdefgh12345678", "credential_assignment"),
+    ("maps key AIzaSyD-9tSrke72PouQMnMXabcdefghijklmno loaded", "AIzaSyD-9tSrke72PouQMnMX", "known_token"),
+    ("gcloud token ya29.a0AfH6SMBx3abcdefghijklmnopqrstuvwxyz0", "ya29.a0AfH6SMBx3abc", "known_token"),
+    (
+        "POST https://hooks.slack.com/services/T0ABCDEF1/B0ABCDEF2/Xa1b2C3d4E5f6G7h8I9j0K1l failed",
+        "Xa1b2C3d4E5f6G7h8I9j0K1l",
+        "known_token",
+    ),
+    ("slack app token xapp-1-A0ABCDEF1-1234567890123-abcdef0123456789", "xapp-1-A0ABCDEF1", "known_token"),
+    ("git clone with glpat-Ab1Cd2Ef3Gh4Ij5Kl6Mn", "glpat-Ab1Cd2Ef3Gh4Ij5Kl6Mn", "known_token"),
+    ("npm auth npm_abcdefghijklmnopqrstuvwxyz0123456789 ok", "npm_abcdefghij", "known_token"),
+    ("llm key sk-ant-api03-AbCdEfGhIjKlMnOpQrStUv", "sk-ant-api03-AbCd", "known_token"),
+    ("> Cookie: session=9f8e7d6c5b4a39f8e7d6; theme=dark", "9f8e7d6c5b4a39f8e7d6", "cookie"),
+    ("< Set-Cookie: sid=s%3Aabcdef0123456789; Path=/; HttpOnly", "s%3Aabcdef0123456789", "cookie"),
+    ("running: helm repo add x --password hunter2 --username bob", "hunter2", "credential_assignment"),
+    ("vault login --token s.AbCdEf123456 -method=token", "s.AbCdEf123456", "credential_assignment"),
+    ("DB Password : hunter2", "hunter2", "credential_assignment"),
+    (
+        "GET https://b.s3.amazonaws.com/k?X-Amz-Signature=fe5f80f77d5fa3beca038a248ff027d0&X-Amz-Date=1",
+        "fe5f80f77d5fa3beca038a248ff027d0",
+        "credential_assignment",
+    ),
+    ("amqps://user:pa@ss@rabbit:5671/vhost", "ss@rabbit", "url_password"),
+]
+
+
+@pytest.mark.parametrize(("line", "secret", "kind"), LEAKS, ids=[f"leak{i}" for i in range(len(LEAKS))])
+def test_review_leaks_are_redacted(line, secret, kind):
+    result = redact(line)
+    assert secret not in result.text, result.text
+    assert result.counts[kind] >= 1, (result.text, result.counts)
+
+
+def test_url_password_with_at_sign_keeps_the_host():
+    assert redact("amqps://user:pa@ss@rabbit:5671/vhost").text == (
+        "amqps://user:[REDACTED:url_password]@rabbit:5671/vhost"
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "cookie banner dismissed; cookie: chocolate",
+        "using --password-file /run/secrets/db and --token-ttl 5m",
+        "secret_key_rotation_days=30 signature mismatch on upload",
+        "Set-Cookie header missing",
+        "email bob@example.com signed in from https://app.example.com/login",
+    ],
+)
+def test_review_ordinary_text_is_untouched(line):
+    result = redact(line)
+    assert result.text == line and result.total == 0
+
+
+def test_private_key_cut_by_the_window_with_a_short_last_line_is_redacted():
+    # PEM lines are 64 characters except the last one, which is usually short
+    tail = (
+        "MIIEowIBAAKCAQEA1Yx2q9c0Xk8PZabcdefghijklmnopqrstuvwxyz0123456789AB\n"
+        "q9c0Xk8PZabcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRS==\n"
+        "AbC4Q==\n"
+        "-----END RSA PRIVATE KEY-----\n"
+        "server started"
+    )
+    out = redact(tail).text
+    assert out == "[REDACTED:private_key]\nserver started", out
+
+
+def test_only_the_showable_tail_is_redacted(monkeypatch):
+    # lines=500 of 1 KB JSON lines is ~500 KB fetched for ~6 KB shown: redaction (regex work, the
+    # slow part of a cold Lambda) must not run over all of it
+    from opsagent.pods import operations
+
+    seen: list[int] = []
+    real = operations.redact
+
+    def spy(text):
+        seen.append(len(text))
+        return real(text)
+
+    monkeypatch.setattr(operations, "redact", spy)
+    lines = [f'{{"ts":"2026-11-20T14:00:00Z","i":{i},"msg":"' + "x" * 1000 + '"}' for i in range(500)]
+    lines[-1] = '{"msg":"connect","password":"hunter2"}'
+    out = prepare_log_text("\n".join(lines) + "\n")
+    assert sum(seen) <= 64 * 1024, seen  # ~8x the budget, not the ~500 KB fetched
+    assert "hunter2" not in out["text"] and out["redactions"] == 1
+    assert out["lines_returned"] + out["lines_omitted"] == 500
+    assert out["text"].endswith('"password":"[REDACTED:credential_assignment]"}')

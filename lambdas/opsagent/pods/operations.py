@@ -41,6 +41,7 @@ MAX_LOG_LINES = 500
 LOG_TEXT_BUDGET = 6 * 1024  # bytes of the JSON-encoded text field
 LOG_LINE_CHARS = 1_000  # one long line (a JSON blob, a stack trace on one line) is cut at this
 LOG_FETCH_BYTES = 512 * 1024  # what we read from the API at most (tailLines limits it first)
+REDACT_WINDOW_FACTOR = 8  # redact the newest raw lines up to 8x the shown budget, not all 512 KB
 ALLOWED_NAMESPACES_ENV = "OPSAGENT_ALLOWED_NAMESPACES"
 
 
@@ -247,14 +248,30 @@ def tail_within(lines: list[str], budget: int) -> list[str]:
     return kept
 
 
+def _showable_start(lines: list[str], budget: int) -> int:
+    """Index of the oldest line worth redacting: the newest lines whose raw size (a long line
+    counts as what is left of it after the cut) stays within ``budget``."""
+    used = 0
+    for i in range(len(lines) - 1, -1, -1):
+        used += min(len(lines[i]), LOG_LINE_CHARS) + 1
+        if used > budget:
+            return i + 1
+    return 0
+
+
 def prepare_log_text(raw: str, *, budget: int = LOG_TEXT_BUDGET) -> dict[str, Any]:
     """Raw log text -> the safe, bounded part we show: control characters stripped, secrets
-    redacted (before cutting, so a secret is never half-shown), long lines cut, newest lines kept."""
+    redacted (before cutting, so a secret is never half-shown), long lines cut, newest lines kept.
+
+    Only the newest lines that could be shown (``REDACT_WINDOW_FACTOR`` x the budget, raw) are
+    redacted: up to 512 KB arrive for ~6 KB shown, and the regexes are the costly part. A key block
+    cut at the window's start is still caught (base64 lines above a lone END line)."""
     text, removed = strip_control(raw)
-    text = redact(text).text
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
+    dropped = _showable_start(lines, budget * REDACT_WINDOW_FACTOR)
+    lines = redact("\n".join(lines[dropped:])).text.split("\n") if dropped < len(lines) else []
     cut_long = False
     for i, line in enumerate(lines):
         if len(line) > LOG_LINE_CHARS:
@@ -265,9 +282,9 @@ def prepare_log_text(raw: str, *, budget: int = LOG_TEXT_BUDGET) -> dict[str, An
     counts = count_markers(shown)
     return {
         "text": shown,
-        "lines_total": len(lines),
+        "lines_total": dropped + len(lines),
         "lines_returned": len(kept),
-        "lines_omitted": len(lines) - len(kept),
+        "lines_omitted": dropped + len(lines) - len(kept),
         "cut_long_lines": cut_long,
         "control_chars_removed": removed,
         "redactions": sum(counts.values()),
