@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from opsagent.agent_runtime import (
+    OBSERVATION_CHARS,
     SESSION_ID,
     AgentSession,
     AgentUnavailable,
@@ -371,3 +372,33 @@ def test_mid_stream_error_keeps_the_partial_turn():
     assert partial.tool_calls[0].observation_text == '{"applied": true, "replicas": 6}'
     assert partial.usage.input_tokens == 700
     assert "partial_turn" not in err.value.to_body()  # the body stays small and JSON-serialisable
+
+
+def test_interleaved_tool_calls_get_their_own_observations():
+    """Models may call several tools in one step: observations are matched by traceId, not by order."""
+    fake = ScriptedAgentRuntime(
+        [
+            ev.tool_call("pods", POD_PATH, "GET", {"namespace": "shop"}, trace_id="t-1"),
+            ev.tool_call("metrics", "/metrics", "GET", {"metric_name": "cpu"}, trace_id="t-2"),
+            ev.observation('{"pods": []}', trace_id="t-1"),
+            ev.observation('{"summary": {}}', trace_id="t-2"),
+        ]
+    )
+    pods, metrics = session(fake).ask("q").tool_calls
+    assert (pods.observation_text, metrics.observation_text) == ('{"pods": []}', '{"summary": {}}')
+
+
+def test_turn_contents_are_bounded_and_references_listed_once():
+    huge = "x" * (OBSERVATION_CHARS * 3)
+    fake = ScriptedAgentRuntime(
+        [
+            ev.tool_call("pods", POD_PATH, "GET", {"namespace": "shop"}),
+            ev.observation(huge),
+            *ev.kb_lookup(["s3://kb/a.md", "s3://kb/b.md"]),
+            *ev.kb_lookup(["s3://kb/a.md"], trace_id="t-kb2"),
+            ev.chunk("see runbook", uris=["s3://kb/b.md"]),
+        ]
+    )
+    turn = session(fake).ask("q")
+    assert len(turn.tool_calls[0].observation_text) == OBSERVATION_CHARS
+    assert [r.uri for r in turn.kb_references] == ["s3://kb/a.md", "s3://kb/b.md"]

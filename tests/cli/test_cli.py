@@ -487,3 +487,42 @@ def test_ctrl_c_after_a_confirm_says_the_change_may_have_been_applied():
     run = Run(Interrupting([ev.scale_confirmation(6)]))
     assert run("ask", *IDS, "--yes", "fix it") == 130
     assert "interrupted" in run.stderr and "may already have been applied" in run.stderr
+
+
+def test_incident_id_is_passed_as_a_session_attribute():
+    run = Run(ScriptedAgentRuntime([ev.chunk("hi")]))
+    assert run("ask", *IDS, "--incident", "INC-42", "q") == 0
+    assert run.fake.calls[0]["sessionState"]["sessionAttributes"] == {
+        "trigger": "cli",
+        "incident_id": "INC-42",
+    }
+
+
+def test_trace_shows_guardrail_interventions_and_agent_failures():
+    run = Run(ScriptedAgentRuntime([ev.guardrail("INTERVENED"), ev.failure("Lambda timed out")]))
+    assert run("ask", *IDS, "--trace", "q") == 0
+    assert "! guardrail intervened" in run.stderr and "! agent failure: Lambda timed out" in run.stderr
+
+
+def test_chat_stops_on_an_error_retrying_cannot_fix():
+    run = Run(ScriptedAgentRuntime(ev.client_error("AccessDeniedException", "no", 403)))
+    assert run("chat", *IDS, stdin=io.StringIO("q1\nq2\n")) == 3
+    assert len(run.fake.calls) == 1 and "agent unavailable (access_denied)" in run.stderr
+
+
+def test_terraform_output_that_is_not_an_object_exit_2(tmp_path, fake_terraform):
+    fake_terraform.outputs.write_text("[]")
+    run = Run()
+    assert run("ask", "--from-terraform", str(tmp_path), "--region", "us-east-1", "q") == 2
+    assert "not an object" in run.stderr
+
+
+def test_drill_usage_errors_keep_their_exit_code(monkeypatch):
+    fake = types.ModuleType("opsagent_sim.drill")
+
+    def main(argv):
+        raise SystemExit(2)
+
+    fake.main = main
+    monkeypatch.setitem(sys.modules, "opsagent_sim.drill", fake)
+    assert Run()("drill", "--bogus") == 2
