@@ -170,3 +170,33 @@ def test_throttle_error_type():
     with pytest.raises(UpstreamUnavailable) as err:
         run(FakeCW(exc=throttled))
     assert err.value.retryable and err.value.details["action"] == "cloudwatch:GetMetricData"
+
+
+def test_internal_error_status_is_retryable_unavailable():
+    fake = FakeCW([{"Id": "m1", "Timestamps": [], "Values": [], "StatusCode": "InternalError"}])
+    with pytest.raises(UpstreamUnavailable) as err:
+        run(fake)
+    assert err.value.retryable
+
+
+@pytest.mark.parametrize(
+    ("now", "period", "start", "end"),
+    [
+        # 37 s into a minute: the minute in progress is incomplete, so the window ends at 12:00:00
+        (datetime(2024, 5, 1, 12, 0, 37, tzinfo=UTC), None, "2024-05-01T11:00:00Z", "2024-05-01T12:00:00Z"),
+        (datetime(2024, 5, 1, 12, 7, 0, tzinfo=UTC), 300, "2024-05-01T11:05:00Z", "2024-05-01T12:05:00Z"),
+        (datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC), None, "2024-05-01T11:00:00Z", "2024-05-01T12:00:00Z"),
+    ],
+)
+def test_window_ends_at_the_last_complete_period(now, period, start, end):
+    """EndTime is exclusive and StartTime is rounded down: with EndTime=now the newest datapoint
+    covers a fraction of a period, so a Sum (requests, errors) looks like a sudden drop."""
+    fake = FakeCW([page(0, 0, status="Complete")])
+    q = MetricQuery.create(
+        metric_namespace="AWS/ApplicationELB", metric_name="RequestCount", statistic="Sum", period=period
+    )
+    result = query_metric(q, settings=MetricsSettings(), client=fake, now=now)
+    call = fake.calls[0]
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    assert (call["StartTime"].strftime(iso), call["EndTime"].strftime(iso)) == (start, end)
+    assert (result.start, result.end) == (start, end)

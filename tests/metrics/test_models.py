@@ -143,3 +143,48 @@ def test_namespace_allowlist_applies_to_reads():
         resolve_dimensions(ci(dimensions={"Namespace": "kube-system"}), settings)
     assert err.value.rule == "allowed_namespaces"
     assert MetricsSettings(allowed_namespaces=["a", "b"]).namespace_allowlist() == {"a", "b"}
+
+
+def test_allowlist_applies_to_container_insights_prometheus_too():
+    from opsagent.errors import PolicyRefused
+
+    q = MetricQuery.create(
+        metric_namespace="ContainerInsights/Prometheus",
+        metric_name="nginx_ingress_controller_requests",
+        dimensions={"ClusterName": "prod", "Namespace": "kube-system"},
+    )
+    with pytest.raises(PolicyRefused):
+        resolve_dimensions(q, MetricsSettings(allowed_namespaces="shop"))
+
+
+def test_similar_metrics_do_not_reveal_namespaces_outside_the_allowlist():
+    from datetime import UTC, datetime
+
+    from opsagent.metrics.cloudwatch import query_metric
+
+    class Fake:
+        def get_metric_data(self, **kw):
+            return {
+                "MetricDataResults": [{"Id": "m1", "Timestamps": [], "Values": [], "StatusCode": "Complete"}]
+            }
+
+        def list_metrics(self, **kw):
+            return {
+                "Metrics": [
+                    {
+                        "Dimensions": [
+                            {"Name": "ClusterName", "Value": "prod"},
+                            {"Name": "Namespace", "Value": ns},
+                        ]
+                    }
+                    for ns in ("shop", "kube-system", "secret-project")
+                ]
+            }
+
+    result = query_metric(
+        ci(namespace="shop"),
+        settings=MetricsSettings(cluster_name="prod", allowed_namespaces="shop"),
+        client=Fake(),
+        now=datetime(2024, 5, 1, tzinfo=UTC),
+    )
+    assert result.similar_metrics == ["ClusterName=prod,Namespace=shop"]

@@ -40,7 +40,7 @@ def test_trend_threshold_is_ten_percent():
     assert trend_of([100, 100, 100, 109, 109, 109])[0] == "flat"
     assert trend_of([100, 100, 100, 112, 112, 112])[0] == "rising"
     label, change = trend_of([100, 100, 100, 112, 112, 112])
-    assert change == pytest.approx(12 / 112)
+    assert change == pytest.approx(0.12)
 
 
 def points(values):
@@ -83,3 +83,12 @@ def test_round_sig():
     assert round_sig(123456789.0) == 123457000.0
     assert round_sig(math.nan) == 0.0
     assert round_sig(math.inf) == 0.0
+
+
+def test_change_is_relative_to_the_early_level():
+    # a tenfold rise is +900 %, not +90 % (what max(|early|, |late|) as the base would say)
+    assert trend_of([10, 10, 10, 100, 100, 100]) == ("rising", pytest.approx(9.0))
+    assert trend_of([100, 100, 100, 10, 10, 10]) == ("falling", pytest.approx(-0.9))
+    label, change = trend_of([0, 0, 0, 5, 5, 5])
+    assert label == "rising" and change is None  # from zero: no percentage
+    assert trend_of([0, 0, 0, 0]) == ("flat", 0.0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -42,6 +42,7 @@ from opsagent.metrics.models import (
     smallest_valid_period_at_least,
 )
 from opsagent.metrics.series import lttb, round_sig, trend_of
+from opsagent.redaction import sanitize
 
 #: GetMetricData pages fetched at most per query (each <= MAX_DATAPOINTS points anyway).
 MAX_METRIC_PAGES = 5
@@ -57,6 +58,8 @@ RULE_CHARS = 300
 #: CloudWatch keeps sub-minute (high-resolution) datapoints for 3 hours only.
 HIGH_RESOLUTION_RETENTION_MINUTES = 180
 SIMILAR_METRICS = 5
+#: An alarm's dimensions longer than this are not handed back as queryMetric parameters.
+ALARM_DIMENSIONS_CHARS = 1_024
 
 # Kubernetes' safe-encoding alphabet for ReplicaSet hashes and generated name suffixes.
 _DEPLOYMENT_POD = re.compile(
@@ -187,10 +190,29 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _clip(text: str | None, limit: int) -> str | None:
+    """Alarm text for the model: control characters out, secrets redacted (descriptions are free
+    text anyone with PutMetricAlarm wrote), whitespace collapsed, bounded."""
     if text is None:
         return None
-    text = " ".join(str(text).split())
+    text = " ".join((sanitize(str(text)) or "").split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _is_container_insights(metric_namespace: str) -> bool:
+    """ContainerInsights and ContainerInsights/Prometheus: their ``Namespace`` dimension is the
+    Kubernetes namespace, which OPSAGENT_ALLOWED_NAMESPACES limits."""
+    return metric_namespace == CONTAINER_INSIGHTS or metric_namespace.startswith(CONTAINER_INSIGHTS + "/")
+
+
+def _check_allowlist(dims: dict[str, str], settings: MetricsSettings) -> None:
+    allow = settings.namespace_allowlist()
+    ns = dims.get("Namespace")
+    if allow is not None and ns is not None and ns not in allow:
+        raise PolicyRefused(
+            f"namespace {ns!r} is not in OPSAGENT_ALLOWED_NAMESPACES",
+            rule="allowed_namespaces",
+            limit=sorted(allow),
+        )
 
 
 # --------------------------------------------------------------------------------------- queryMetric
@@ -201,6 +223,8 @@ def resolve_dimensions(query: MetricQuery, settings: MetricsSettings) -> tuple[d
     dims = dict(query.dimensions)
     notes: list[str] = []
     if query.metric_namespace != CONTAINER_INSIGHTS:
+        if _is_container_insights(query.metric_namespace):
+            _check_allowlist(dims, settings)
         return dims, notes
 
     def put(name: str, value: str, source: str) -> None:
@@ -241,14 +265,7 @@ def resolve_dimensions(query: MetricQuery, settings: MetricsSettings) -> tuple[d
     # canonical order (CloudWatch ignores order; it keeps answers and requests predictable)
     order = {name: i for i, name in enumerate(CONTAINER_INSIGHTS_ORDER)}
     dims = dict(sorted(dims.items(), key=lambda kv: order.get(kv[0], len(order))))
-    allow = settings.namespace_allowlist()
-    ns = dims.get("Namespace")
-    if allow is not None and ns is not None and ns not in allow:
-        raise PolicyRefused(
-            f"namespace {ns!r} is not in OPSAGENT_ALLOWED_NAMESPACES",
-            rule="allowed_namespaces",
-            limit=sorted(allow),
-        )
+    _check_allowlist(dims, settings)
     return dims, notes
 
 
@@ -328,8 +345,9 @@ def _fetch(
     return ordered, partial
 
 
-def _similar(cw: Any, ref: MetricRef) -> tuple[list[str], str | None]:
-    """Up to SIMILAR_METRICS dimension sets that exist for this metric, most similar first."""
+def _similar(cw: Any, ref: MetricRef, allow: set[str] | None = None) -> tuple[list[str], str | None]:
+    """Up to SIMILAR_METRICS dimension sets that exist for this metric, most similar first (none
+    naming a Kubernetes namespace outside ``allow``)."""
     try:
         page = cw.list_metrics(Namespace=ref.metric_namespace, MetricName=ref.metric_name)
     except Exception as exc:  # optional help: never fail the query over it
@@ -346,6 +364,8 @@ def _similar(cw: Any, ref: MetricRef) -> tuple[list[str], str | None]:
     candidates: list[tuple[tuple[int, int, int], str]] = []
     for metric in (page.get("Metrics") or [])[:500]:
         dims = {d["Name"]: d["Value"] for d in metric.get("Dimensions") or []}
+        if allow is not None and dims.get("Namespace") not in (None, *allow):
+            continue
         text = format_dimensions(dims)
         if text in seen or len(text) > 400:
             continue
@@ -374,8 +394,14 @@ def query_metric(
         statistic=query.statistic,
         period=period,
     )
-    end = (now or datetime.now(UTC)).replace(microsecond=0)
-    start = end - timedelta(minutes=query.minutes)
+    # EndTime is exclusive and CloudWatch rounds StartTime down: ending at "now" makes the newest
+    # datapoint cover a fraction of a period (a Sum looks like a sudden drop). End at the last
+    # period boundary instead; aligned times are also what CloudWatch answers fastest.
+    now_s = int((now or datetime.now(UTC)).timestamp())
+    end_s = now_s - now_s % period
+    start_s = end_s - query.minutes * 60
+    start_s -= start_s % period
+    end, start = datetime.fromtimestamp(end_s, UTC), datetime.fromtimestamp(start_s, UTC)
     cw = _cloudwatch(client)
     points, partial = _fetch(cw, ref, start, end)
     result = MetricResult(
@@ -398,7 +424,8 @@ def query_metric(
         if query.metric_namespace == CONTAINER_INSIGHTS:
             hint += " " + CONTAINER_INSIGHTS_HINT
         result.hint = hint
-        result.similar_metrics, problem = _similar(cw, ref)
+        allow = settings.namespace_allowlist() if _is_container_insights(ref.metric_namespace) else None
+        result.similar_metrics, problem = _similar(cw, ref, allow)
         if result.similar_metrics:
             notes.append("similar_metrics lists dimension sets that exist for this metric name")
         elif problem:
@@ -447,6 +474,19 @@ def _metric_text(namespace: str, name: str, dims: dict[str, str]) -> str:
     return f"{text} {format_dimensions(dims)}" if dims else text
 
 
+def _alarm_metric(
+    namespace: str, name: str, dims: dict[str, str], stat: str | None, period: int | None
+) -> AlarmMetric | None:
+    """The alarm's metric as queryMetric parameters; None when they would not fit a tool answer
+    (``watches`` still names it, clipped)."""
+    text = format_dimensions(dims)
+    if len(text) > ALARM_DIMENSIONS_CHARS:
+        return None
+    return AlarmMetric(
+        metric_namespace=namespace, metric_name=name, dimensions=text, statistic=stat, period=period
+    )
+
+
 def _describe_metric_alarm(alarm: dict[str, Any]) -> tuple[str, str | None, AlarmMetric | None]:
     period = alarm.get("Period")
     stat = alarm.get("Statistic") or alarm.get("ExtendedStatistic")
@@ -455,16 +495,11 @@ def _describe_metric_alarm(alarm: dict[str, Any]) -> tuple[str, str | None, Alar
     to_alarm = alarm.get("DatapointsToAlarm") or evals
     if alarm.get("MetricName"):
         dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions") or []}
-        metric = AlarmMetric(
-            metric_namespace=alarm.get("Namespace") or "",
-            metric_name=alarm["MetricName"],
-            dimensions=format_dimensions(dims),
-            statistic=stat,
-            period=period,
-        )
+        namespace = alarm.get("Namespace") or ""
+        metric = _alarm_metric(namespace, alarm["MetricName"], dims, stat, period)
         threshold = alarm.get("ThresholdMetricId") or alarm.get("Threshold")
         condition = f"{stat} {op} {threshold} for {to_alarm} of {evals} periods of {period}s"
-        return _metric_text(metric.metric_namespace, metric.metric_name, dims), condition, metric
+        return _metric_text(namespace, alarm["MetricName"], dims), condition, metric
     # metric math: the expression that returns data, and the inputs it reads
     queries = alarm.get("Metrics") or []
     expression = next(
@@ -480,12 +515,8 @@ def _describe_metric_alarm(alarm: dict[str, Any]) -> tuple[str, str | None, Alar
         dims = {d["Name"]: d["Value"] for d in m.get("Dimensions") or []}
         parts.append(f"{q.get('Id')}={_metric_text(m.get('Namespace', ''), m.get('MetricName', ''), dims)}")
         if first is None:
-            first = AlarmMetric(
-                metric_namespace=m.get("Namespace", ""),
-                metric_name=m.get("MetricName", ""),
-                dimensions=format_dimensions(dims),
-                statistic=ms.get("Stat"),
-                period=ms.get("Period"),
+            first = _alarm_metric(
+                m.get("Namespace", ""), m.get("MetricName", ""), dims, ms.get("Stat"), ms.get("Period")
             )
     watches = "metric math"
     if expression:

@@ -170,14 +170,18 @@ class MetricSummary(BaseModel):
     last_timestamp: str
     trend: str = Field(description="rising, falling, flat or insufficient_data (fewer than 3 datapoints)")
     change_pct: float | None = Field(
-        default=None, description="median of the last third vs the first third of the window, in percent"
+        default=None,
+        description="percent change from the median of the first third of the window to the median of "
+        "the last third (10 -> 100 is 900); absent when the early level is 0",
     )
 
 
 class MetricResult(BaseModel):
     metric: MetricRef
     start: str
-    end: str
+    end: str = Field(
+        description="exclusive; the last complete period ends here (the current one is still filling)"
+    )
     datapoints: int
     summary: MetricSummary | None = None
     series: list[SeriesPoint] = Field(default_factory=list, description=f"<= {MAX_SERIES_POINTS} points")

@@ -5,9 +5,11 @@ Points are ``(epoch_seconds, value)`` pairs in chronological order.
 Trend rule (documented, deliberately simple)
     With fewer than :data:`MIN_POINTS_FOR_TREND` points the trend is ``"insufficient_data"``.
     Otherwise compare the median of the *last third* of the points with the median of the *first
-    third*: ``change = (late - early) / max(|early|, |late|)`` (0 when both are 0). ``|change| < 10 %``
-    is ``"flat"``, a positive change ``"rising"``, a negative one ``"falling"``. Medians of thirds (not
-    the first and last point, not means) keep a single spike at either end from deciding the trend.
+    third*: ``change = (late - early) / |early|`` (the ordinary percent change: 10 -> 100 is +900 %).
+    ``|change| < 10 %`` is ``"flat"``, a positive change ``"rising"``, a negative one ``"falling"``.
+    From an early level of 0 there is no percentage (``None``): flat when late is 0 too, else rising
+    or falling. Medians of thirds (not the first and last point, not means) keep a single spike at
+    either end from deciding the trend.
 
 Downsampling
     Largest-Triangle-Three-Buckets (Steinarsson 2013): keeps the first and last point and, from each
@@ -44,8 +46,11 @@ def trend_of(values: Sequence[float]) -> tuple[Trend, float | None]:
     third = max(1, n // 3)
     early = median(values[:third])
     late = median(values[-third:])
-    scale = max(abs(early), abs(late))
-    change = 0.0 if scale == 0 else (late - early) / scale
+    if early == 0:
+        if late == 0:
+            return "flat", 0.0
+        return ("rising" if late > 0 else "falling"), None
+    change = (late - early) / abs(early)
     if abs(change) < FLAT_THRESHOLD:
         return "flat", change
     return ("rising" if change > 0 else "falling"), change
