@@ -75,13 +75,26 @@ def annotations(tf: dict) -> dict[tuple[str, str], str]:
     return out
 
 
+def entity_id(resource: str, tf: dict) -> str:
+    """checkov's name for a failing entity, as :func:`annotations` keys it.
+
+    checkov 3.3.30 names most ``terraform_json`` entities ``resource.<name>`` but some (e.g. the
+    ``aws_s3_bucket`` checks) ``<type>.<name>``. The latter is mapped to ``resource.<name>`` only when
+    this stack really has a resource ``<name>`` of that ``<type>``; anything else is left as it is
+    (and so cannot match a skip by accident)."""
+    rtype, sep, name = resource.partition(".")
+    if sep and rtype not in ("resource", "data") and name in tf.get("resource", {}).get(rtype, {}):
+        return f"resource.{name}"
+    return resource
+
+
 def reconcile(report: dict, tf: dict) -> GateResult:
     results = report.get("results", {})
     skips = annotations(tf)
     gate = GateResult(passed=int(report.get("summary", {}).get("passed", 0)))
     used = set()
     for item in results.get("failed_checks", []):
-        key = (item["resource"], item["check_id"])
+        key = (entity_id(item["resource"], tf), item["check_id"])
         label = f"{item['check_id']} {item['resource']}: {item['check_name']}"
         if key in skips:
             used.add(key)

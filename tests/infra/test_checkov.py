@@ -58,3 +58,33 @@ def test_gate_rejects_unannotated_failures_and_stale_skips():
     assert gate.bad_reasons and not gate.ok
     report["results"]["failed_checks"] = []
     assert len(reconcile(report, tf).stale) == 2
+
+
+def test_gate_maps_type_qualified_names_to_the_annotated_resource():
+    """checkov names some entities ``<type>.<name>`` (e.g. S3 bucket checks); their in-code skips count."""
+    reason = "checkov:skip=CKV_AWS_18:runbook documents only, no access logging needed here"
+    tf = {
+        "resource": {
+            "aws_s3_bucket": {"kb_bucket": {"//": {"checkov_CKV_AWS_18": reason}}},
+            "aws_sqs_queue": {"q": {}},
+        }
+    }
+    report = {
+        "summary": {"passed": 1},
+        "results": {
+            "failed_checks": [
+                {"check_id": "CKV_AWS_18", "resource": "aws_s3_bucket.kb_bucket", "check_name": "logging"},
+                # the type must match: a same-named entity of another type is not the annotated one
+                {"check_id": "CKV_AWS_18", "resource": "aws_sqs_queue.kb_bucket", "check_name": "logging"},
+                # an unannotated resource named by type still fails
+                {"check_id": "CKV_AWS_27", "resource": "aws_sqs_queue.q", "check_name": "encryption"},
+            ]
+        },
+    }
+    gate = reconcile(report, tf)
+    assert [s.split(" -- ")[0] for s in gate.suppressed] == ["CKV_AWS_18 aws_s3_bucket.kb_bucket: logging"]
+    assert gate.failed == [
+        "CKV_AWS_18 aws_sqs_queue.kb_bucket: logging",
+        "CKV_AWS_27 aws_sqs_queue.q: encryption",
+    ]
+    assert not gate.stale

@@ -445,15 +445,7 @@ def test_checkov_has_no_unexplained_failures(stack, synthesized):
 
     tf_json = synthesized["outdir"] / "stacks" / f"kb-{stack}" / "cdk.tf.json"
     tf = json.loads(tf_json.read_text())
-    report = run_checkov(checkov, tf_json)
-    # checkov 3.3.30 names some failing entities "<type>.<name>" (e.g. aws_s3_bucket checks) instead of
-    # "resource.<name>"; the gate only knows the latter, so normalise before reconciling.
-    types = {name: rtype for rtype, blocks in tf["resource"].items() for name in blocks}
-    for item in report.get("results", {}).get("failed_checks", []):
-        rtype, _, name = item["resource"].partition(".")
-        if types.get(name) == rtype:
-            item["resource"] = f"resource.{name}"
-    gate = reconcile(report, tf)
+    gate = reconcile(run_checkov(checkov, tf_json), tf)  # maps "<type>.<name>" entities itself
     assert gate.passed > 50, "checkov ran suspiciously few checks"
     assert not gate.failed, "checkov failures:\n" + "\n".join(gate.failed)
     assert not gate.stale, "stale checkov skips:\n" + "\n".join(gate.stale)
