@@ -20,7 +20,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel
 
-from opsagent.errors import OpsAgentError
+from opsagent.errors import InvalidInput, OpsAgentError
 from opsagent.tickets.http import AmbiguousWrite
 from opsagent.tickets.models import Ticket, TicketRequest
 
@@ -45,7 +45,6 @@ class TicketBackend(ABC):
     def create(self, request: TicketRequest) -> Ticket:
         """Open a new ticket (no de-duplication)."""
 
-    @abstractmethod
     def find(
         self,
         *,
@@ -54,7 +53,16 @@ class TicketBackend(ABC):
         open_only: bool = True,
         limit: int = 10,
     ) -> FindResult:
-        """Tickets matching every given filter, newest first, at most ``limit``."""
+        """Tickets matching every given filter (at least one), newest first, at most ``limit``."""
+        if not fingerprint and not service:
+            raise InvalidInput("give a service and/or a fingerprint to search for")
+        return self._find(fingerprint=fingerprint, service=service, open_only=open_only, limit=limit)
+
+    @abstractmethod
+    def _find(
+        self, *, fingerprint: str | None, service: str | None, open_only: bool, limit: int
+    ) -> FindResult:
+        """:meth:`find` once its filters are checked."""
 
     @abstractmethod
     def comment(self, ticket_id: str, text: str) -> Ticket:

@@ -134,6 +134,28 @@ class DynamoDBBackend(TicketBackend):
     def _get(self, key: str) -> dict[str, Any] | None:
         return self._call("get_item", Key={"ticket_id": {"S": key}}, ConsistentRead=True).get("Item")
 
+    def _update_ticket(
+        self, ticket_id: str, update: str, values: dict[str, Any], names: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """UpdateItem on an existing *ticket* item (not a comment or lock); its new attributes. NotFound
+        when there is no such ticket."""
+        extra: dict[str, Any] = {"ExpressionAttributeNames": names} if names else {}
+        try:
+            result = self._call(
+                "update_item",
+                Key={"ticket_id": {"S": ticket_id}},
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(ticket_id) AND kind = :ticket",
+                ExpressionAttributeValues={**values, ":ticket": {"S": "ticket"}},
+                ReturnValues="ALL_NEW",
+                **extra,
+            )
+        except Exception as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                raise NotFound(f"no ticket {ticket_id}", ticket_id=ticket_id) from None
+            raise
+        return result["Attributes"]
+
     def _ticket(self, item: dict[str, Any]) -> Ticket:
         tid = _s(item, "ticket_id")
         return Ticket(
@@ -192,15 +214,7 @@ class DynamoDBBackend(TicketBackend):
                 existing = self._get(ticket_id)
                 if not existing or _s(existing, "create_token") != token:
                     continue  # a real id collision: draw another
-            return Ticket(
-                id=ticket_id,
-                url=self.url(ticket_id),
-                status="open",
-                title=request.title,
-                severity=request.severity,
-                service=request.service,
-                created_at=now,
-            )
+            return Ticket.opened(ticket_id, self.url(ticket_id), request, now)
         raise Conflict("could not allocate a unique ticket id; try again")
 
     def create_or_comment(self, request: TicketRequest, recurrence_comment: str) -> Outcome:
@@ -268,15 +282,7 @@ class DynamoDBBackend(TicketBackend):
                     continue  # lost the race (or an id collision): look again
                 raise
             return Outcome(
-                ticket=Ticket(
-                    id=ticket_id,
-                    url=self.url(ticket_id),
-                    status="open",
-                    title=request.title,
-                    severity=request.severity,
-                    service=request.service,
-                    created_at=now,
-                ),
+                ticket=Ticket.opened(ticket_id, self.url(ticket_id), request, now),
                 deduplicated=False,
             )
         raise Conflict("too much contention on this fingerprint; try again", fingerprint=request.fingerprint)
@@ -286,24 +292,7 @@ class DynamoDBBackend(TicketBackend):
             raise InvalidInput("ticket_id must be a ticket id like OPS-7KQ2MX", field="ticket_id")
         now = _now()
         update = "SET updated_at = :now ADD comment_count :one" + (", occurrences :one" if occurrence else "")
-        try:
-            result = self._call(
-                "update_item",
-                Key={"ticket_id": {"S": ticket_id}},
-                UpdateExpression=update,
-                ConditionExpression="attribute_exists(ticket_id) AND kind = :ticket",
-                ExpressionAttributeValues={
-                    ":now": {"S": now},
-                    ":one": {"N": "1"},
-                    ":ticket": {"S": "ticket"},
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except Exception as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
-                raise NotFound(f"no ticket {ticket_id}", ticket_id=ticket_id) from None
-            raise
-        attrs = result["Attributes"]
+        attrs = self._update_ticket(ticket_id, update, {":now": {"S": now}, ":one": {"N": "1"}})
         seq = int(attrs["comment_count"]["N"])
         self._call(
             "put_item",
@@ -317,16 +306,9 @@ class DynamoDBBackend(TicketBackend):
         )
         return self._ticket(attrs)
 
-    def find(
-        self,
-        *,
-        fingerprint: str | None = None,
-        service: str | None = None,
-        open_only: bool = True,
-        limit: int = 10,
+    def _find(
+        self, *, fingerprint: str | None, service: str | None, open_only: bool, limit: int
     ) -> FindResult:
-        if not fingerprint and not service:
-            raise InvalidInput("give a service and/or a fingerprint to search for")
         if fingerprint:
             kwargs: dict[str, Any] = {
                 "IndexName": "by_fingerprint",
@@ -396,25 +378,12 @@ class DynamoDBBackend(TicketBackend):
     def close(self, ticket_id: str) -> Ticket:
         """Mark the ticket closed and release its fingerprint lock (a later create with the same
         fingerprint opens a new ticket)."""
-        try:
-            result = self._call(
-                "update_item",
-                Key={"ticket_id": {"S": ticket_id}},
-                UpdateExpression="SET #st = :closed, updated_at = :now",
-                ConditionExpression="attribute_exists(ticket_id) AND kind = :ticket",
-                ExpressionAttributeNames={"#st": "status"},
-                ExpressionAttributeValues={
-                    ":closed": {"S": "closed"},
-                    ":now": {"S": _now()},
-                    ":ticket": {"S": "ticket"},
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except Exception as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
-                raise NotFound(f"no ticket {ticket_id}", ticket_id=ticket_id) from None
-            raise
-        attrs = result["Attributes"]
+        attrs = self._update_ticket(
+            ticket_id,
+            "SET #st = :closed, updated_at = :now",
+            {":closed": {"S": "closed"}, ":now": {"S": _now()}},
+            names={"#st": "status"},
+        )
         fingerprint = _s(attrs, "fingerprint")
         if fingerprint:
             try:

@@ -29,7 +29,14 @@ from opsagent.errors import InvalidInput
 from opsagent.tickets.base import FindResult
 from opsagent.tickets.config import GitHubConfig
 from opsagent.tickets.models import MAX_SUMMARY_TITLE_CHARS, Ticket, TicketRequest, clip_chars
-from opsagent.tickets.remote import OPSAGENT_LABEL, RemoteBackend, fingerprint_label, label
+from opsagent.tickets.remote import (
+    OPSAGENT_LABEL,
+    RemoteBackend,
+    fingerprint_label,
+    label,
+    label_value,
+    labels_for,
+)
 from opsagent.tickets.secrets import require_keys
 
 log = logging.getLogger("opsagent.tickets.github")
@@ -56,12 +63,6 @@ class GitHubBackend(RemoteBackend):
         require_keys(secret, ("token",), secret_arn=self.cfg.secret_arn)
         return {"Authorization": f"Bearer {secret['token']}"}
 
-    def _labels(self, request: TicketRequest) -> list[str]:
-        labels = [OPSAGENT_LABEL, label("service:", request.service), f"severity:{request.severity}"]
-        if request.fingerprint:
-            labels.append(fingerprint_label(request.fingerprint))
-        return labels
-
     def _ticket(self, issue: dict[str, Any]) -> Ticket:
         names = [str(x.get("name") if isinstance(x, dict) else x) for x in issue.get("labels") or []]
         title = re.sub(r"^\[sev[1-4]\] ", "", str(issue.get("title") or ""), flags=re.IGNORECASE)
@@ -70,13 +71,13 @@ class GitHubBackend(RemoteBackend):
             url=str(issue.get("html_url") or ""),
             status="open" if issue.get("state") == "open" else "closed",
             title=clip_chars(title, MAX_SUMMARY_TITLE_CHARS),
-            severity=next((x.split(":", 1)[1] for x in names if x.startswith("severity:")), ""),
-            service=next((x.split(":", 1)[1] for x in names if x.startswith("service:")), ""),
+            severity=label_value(names, "severity:"),
+            service=label_value(names, "service:"),
             created_at=str(issue.get("created_at") or ""),
         )
 
     def create(self, request: TicketRequest) -> Ticket:
-        labels = self._labels(request)
+        labels = labels_for(request)
         issue = (
             self.http.request(
                 "POST",
@@ -101,16 +102,9 @@ class GitHubBackend(RemoteBackend):
             )
         return self._ticket(issue)
 
-    def find(
-        self,
-        *,
-        fingerprint: str | None = None,
-        service: str | None = None,
-        open_only: bool = True,
-        limit: int = 10,
+    def _find(
+        self, *, fingerprint: str | None, service: str | None, open_only: bool, limit: int
     ) -> FindResult:
-        if not fingerprint and not service:
-            raise InvalidInput("give a service and/or a fingerprint to search for")
         labels = [OPSAGENT_LABEL]
         if fingerprint:
             labels.append(fingerprint_label(fingerprint))

@@ -27,7 +27,14 @@ from opsagent.errors import InvalidInput
 from opsagent.tickets.base import FindResult
 from opsagent.tickets.config import JiraConfig
 from opsagent.tickets.models import MAX_SUMMARY_TITLE_CHARS, Ticket, TicketRequest, clip_chars
-from opsagent.tickets.remote import OPSAGENT_LABEL, RemoteBackend, fingerprint_label, label
+from opsagent.tickets.remote import (
+    OPSAGENT_LABEL,
+    RemoteBackend,
+    fingerprint_label,
+    label,
+    label_value,
+    labels_for,
+)
 from opsagent.tickets.secrets import basic_auth, require_keys
 
 SEARCH_FIELDS = "summary,status,labels,created"
@@ -64,19 +71,13 @@ class JiraBackend(RemoteBackend):
     def browse_url(self, key: str) -> str:
         return f"{self.cfg.base_url}/browse/{key}"
 
-    def _labels(self, request: TicketRequest) -> list[str]:
-        labels = [OPSAGENT_LABEL, label("service:", request.service), f"severity:{request.severity}"]
-        if request.fingerprint:
-            labels.append(fingerprint_label(request.fingerprint))
-        return labels
-
     def create(self, request: TicketRequest) -> Ticket:
         fields: dict[str, Any] = {
             "project": {"key": self.cfg.project_key},
             "summary": f"[{request.severity.upper()}] {request.title}"[:255],
             "issuetype": {"name": self.cfg.issue_type},
             "description": adf(request.description),
-            "labels": self._labels(request),
+            "labels": labels_for(request),
         }
         priority = (self.cfg.priorities or {}).get(request.severity)
         if priority:
@@ -87,25 +88,11 @@ class JiraBackend(RemoteBackend):
         key = str((created or {}).get("key") or "")
         if not key:
             raise InvalidInput("Jira created an issue but returned no key")
-        return Ticket(
-            id=key,
-            url=self.browse_url(key),
-            status="open",
-            title=request.title,
-            severity=request.severity,
-            service=request.service,
-        )
+        return Ticket.opened(key, self.browse_url(key), request)
 
-    def find(
-        self,
-        *,
-        fingerprint: str | None = None,
-        service: str | None = None,
-        open_only: bool = True,
-        limit: int = 10,
+    def _find(
+        self, *, fingerprint: str | None, service: str | None, open_only: bool, limit: int
     ) -> FindResult:
-        if not fingerprint and not service:
-            raise InvalidInput("give a service and/or a fingerprint to search for")
         # Every interpolated value is validated: project key [A-Z][A-Z0-9_]*, labels built from the
         # service pattern / fingerprint_key alphabet (no quotes, spaces or backslashes).
         clauses = [f'project = "{self.cfg.project_key}"', f'labels = "{OPSAGENT_LABEL}"']
@@ -140,8 +127,8 @@ class JiraBackend(RemoteBackend):
             url=self.browse_url(key),
             status="closed" if category == "done" else "open",
             title=clip_chars(str(fields.get("summary") or ""), MAX_SUMMARY_TITLE_CHARS),
-            severity=next((x.split(":", 1)[1] for x in labels if x.startswith("severity:")), ""),
-            service=next((x.split(":", 1)[1] for x in labels if x.startswith("service:")), ""),
+            severity=label_value(labels, "severity:"),
+            service=label_value(labels, "service:"),
             created_at=str(fields.get("created") or ""),
         )
 

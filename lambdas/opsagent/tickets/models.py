@@ -268,6 +268,19 @@ class Ticket(BaseModel):
     service: str = Field(default="", description="Service when known")
     created_at: str = Field(default="", description="Creation time (ISO-8601) when known")
 
+    @classmethod
+    def opened(cls, ticket_id: str, url: str, request: TicketRequest, created_at: str = "") -> Ticket:
+        """The ticket a create just opened for ``request``."""
+        return cls(
+            id=ticket_id,
+            url=url,
+            status="open",
+            title=request.title,
+            severity=request.severity,
+            service=request.service,
+            created_at=created_at,
+        )
+
 
 class TicketResult(BaseModel):
     """Outcome of createTicket."""

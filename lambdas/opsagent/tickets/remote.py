@@ -10,7 +10,7 @@ from typing import Any
 from opsagent.tickets.base import TicketBackend
 from opsagent.tickets.config import _Remote
 from opsagent.tickets.http import HttpClient
-from opsagent.tickets.models import fingerprint_key
+from opsagent.tickets.models import TicketRequest, fingerprint_key
 from opsagent.tickets.secrets import get_secret_json
 
 OPSAGENT_LABEL = "opsagent"
@@ -27,6 +27,19 @@ def label(prefix: str, value: str, *, max_len: int = 50) -> str:
 
 def fingerprint_label(fingerprint: str) -> str:
     return label("fp:", fingerprint_key(fingerprint))
+
+
+def labels_for(request: TicketRequest) -> list[str]:
+    """The labels Jira issues and GitHub issues carry: ``opsagent``, ``service:``, ``severity:``, ``fp:``."""
+    labels = [OPSAGENT_LABEL, label("service:", request.service), f"severity:{request.severity}"]
+    if request.fingerprint:
+        labels.append(fingerprint_label(request.fingerprint))
+    return labels
+
+
+def label_value(labels: list[str], prefix: str) -> str:
+    """The value of the first ``prefix`` label (``severity:`` -> ``sev2``), or ``""``."""
+    return next((x[len(prefix) :] for x in labels if x.startswith(prefix)), "")
 
 
 class RemoteBackend(TicketBackend):

@@ -123,16 +123,9 @@ class ServiceNowBackend(RemoteBackend):
                 log.warning("could not append the full description", extra={"error": exc.code})
         return self._ticket(rec)
 
-    def find(
-        self,
-        *,
-        fingerprint: str | None = None,
-        service: str | None = None,
-        open_only: bool = True,
-        limit: int = 10,
+    def _find(
+        self, *, fingerprint: str | None, service: str | None, open_only: bool, limit: int
     ) -> FindResult:
-        if not fingerprint and not service:
-            raise InvalidInput("give a service and/or a fingerprint to search for")
         # Values are validated (service pattern, fingerprint_key alphabet): no '^' can reach the query.
         terms = [f"correlation_display={OPSAGENT_LABEL}"]
         if open_only:
