@@ -420,3 +420,12 @@ def test_expired_continue_token_mid_listing_is_retryable(kube, invoke):
     kube.inject("GET", r"/pods$", status=410, times=1)
     status, body, _ = invoke(LIST, namespace="shop")
     assert status == 503 and body["retryable"] is True
+
+
+def test_describe_stuck_terminating_pod_says_so(zoo, invoke):
+    # the scenario's clock is behind the real one: the pod's grace period ended long ago
+    name = pod_named(zoo, "reports", "terminating")
+    status, body, _ = invoke(DESCRIBE, namespace="shop", pod=name)
+    assert status == 200
+    assert body["problem"]["reason"] == "Terminating" and body["problem"]["detail"].startswith("stuck:")
+    assert body["deleting_since"]
