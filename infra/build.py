@@ -11,14 +11,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from opsagent_infra.packaging import FUNCTIONS, SIZE_BUDGET_BYTES, build_all
+from opsagent_infra.packaging import SIZE_BUDGET_BYTES, ZIPS, build_all
 
 
 def main(argv: list[str]) -> int:
-    wanted = tuple(argv) or FUNCTIONS
-    unknown = sorted(set(wanted) - set(FUNCTIONS))
+    wanted = tuple(argv) or ZIPS
+    unknown = sorted(set(wanted) - set(ZIPS))
     if unknown:
-        print(f"unknown function(s) {unknown}; known: {list(FUNCTIONS)}", file=sys.stderr)
+        print(f"unknown function(s) {unknown}; known: {list(ZIPS)}", file=sys.stderr)
         return 2
     start = time.monotonic()
     manifest = build_all(functions=wanted)
@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
         size_mb = item["size"] / 1e6
         print(f"  build/{item['zip']:<22} {size_mb:6.2f} MB  {item['files']:5d} files  {item['sha256'][:12]}")
         if not item["handler_present"]:
-            print(f"  warning: {item['handler']} is not in the zip (handlers/{name}.py missing)")
+            print(f"  warning: {item['handler']} is not in {name}.zip (its module is missing)")
         if item["size"] > SIZE_BUDGET_BYTES:
             over.append(name)
     print(

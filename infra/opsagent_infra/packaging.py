@@ -3,7 +3,9 @@
 ``make build`` (= ``.venv/bin/python infra/build.py``) writes::
 
     build/lambda/<function>.zip      one per function (pods, metrics, scaling, tickets, trigger)
-    build/manifest.json              runtime, architecture, platform, and per zip: sha256, size, files
+    build/lambda/vector_index.zip    the knowledge base's index bootstrap (see below)
+    build/manifest.json              runtime, architecture, platform, and per zip: handler, sha256,
+                                     size, files, whether third-party packages are bundled
 
 What goes into a zip:
 
@@ -13,6 +15,13 @@ What goes into a zip:
 * the ``opsagent`` package from ``lambdas/`` (not ``opsagent_sim`` / ``opsagent_cli``);
 * for the trigger only: ``knowledge_base/runbooks/*.md`` as ``opsagent/runbooks/data/`` (the runbook
   loader's in-zip fallback path).
+
+``vector_index.zip`` (handler ``opsagent.vector_index.handler.lambda_handler``, invoked once per
+apply by the knowledge base construct) is *slim*: only ``opsagent/__init__.py`` and
+``opsagent/vector_index/``, no third-party packages. That module uses the standard library plus the
+runtime's botocore (SigV4 signer) and urllib3, so the zip is a few KB and holds no code the index
+bootstrap does not run (tested: every import in it resolves to the stdlib, botocore, urllib3 or a
+file in the zip).
 
 Left out on purpose: the AWS SDK closure (boto3, botocore, s3transfer, jmespath, python-dateutil,
 six). The python3.12 Lambda runtime ships boto3 and these dependencies; botocore alone is ~13 MB
@@ -52,8 +61,16 @@ PYTHON_PLATFORM = "aarch64-manylinux2014"
 ELF_MACHINE_AARCH64 = 0xB7
 SO_TAG = "cpython-312-aarch64-linux-gnu"
 
+# The stack's functions (OpsAgentFunction, handler opsagent.handlers.<name>), full package + dependencies.
 FUNCTIONS: tuple[str, ...] = ("pods", "metrics", "scaling", "tickets", "trigger")
 ACTION_GROUP_FUNCTIONS: tuple[str, ...] = ("pods", "metrics", "scaling", "tickets")
+# The knowledge base's index bootstrap Lambda (created by RunbookKnowledgeBase when the KB is enabled).
+VECTOR_INDEX = "vector_index"
+# Slim zips: only these paths of lambdas/ (files or packages), no third-party packages.
+SLIM_ZIPS: dict[str, tuple[str, ...]] = {VECTOR_INDEX: ("opsagent/__init__.py", "opsagent/vector_index")}
+# Every zip `make build` writes (and build/manifest.json lists).
+ZIPS: tuple[str, ...] = (*FUNCTIONS, VECTOR_INDEX)
+_HANDLERS = {VECTOR_INDEX: "opsagent.vector_index.handler.lambda_handler"}
 SIZE_BUDGET_BYTES = 15 * 1024 * 1024
 
 # Provided by the Lambda python3.12 runtime (boto3 and its dependency closure); see module doc.
@@ -74,7 +91,14 @@ _SKIP_SUFFIXES = (".pyc", ".pyo")
 
 
 def handler_for(function: str) -> str:
-    return f"opsagent.handlers.{function}.lambda_handler"
+    """The Lambda handler string: ``opsagent.handlers.<function>.lambda_handler`` (the contract for the
+    stack's functions), except for the zips that are not action-group/trigger adapters."""
+    return _HANDLERS.get(function, f"opsagent.handlers.{function}.lambda_handler")
+
+
+def handler_module(function: str) -> str:
+    """The archive name of the module holding the handler (``opsagent/handlers/pods.py``)."""
+    return handler_for(function).rsplit(".", 1)[0].replace(".", "/") + ".py"
 
 
 def _normalize(name: str) -> str:
@@ -153,6 +177,13 @@ def _walk(root: Path) -> Iterator[Path]:
 def collect_files(function: str, deps_dir: Path) -> dict[str, Path]:
     """Archive name -> source file for one function."""
     files: dict[str, Path] = {}
+    if function in SLIM_ZIPS:
+        lambdas_dir = PACKAGE_DIR.parent
+        for rel in SLIM_ZIPS[function]:
+            source = lambdas_dir / rel
+            for path in [source] if source.is_file() else _walk(source):
+                files[path.relative_to(lambdas_dir).as_posix()] = path
+        return files
     for path in _walk(deps_dir):
         rel = path.relative_to(deps_dir)
         if rel.parts[0] == "bin":  # console scripts of the wheels: useless in Lambda
@@ -194,6 +225,7 @@ class BuiltZip:
         return {
             "zip": self.path.relative_to(build_dir).as_posix(),
             "handler": handler_for(self.function),
+            "third_party_bundled": self.function not in SLIM_ZIPS,
             "sha256": self.sha256,
             "base64sha256": self.base64sha256,
             "size": self.size,
@@ -208,20 +240,19 @@ def digest(path: Path) -> tuple[str, str]:
 
 
 def build_function(function: str, deps_dir: Path, out_dir: Path = ZIP_DIR) -> BuiltZip:
-    if function not in FUNCTIONS:
-        raise ValueError(f"unknown function {function!r}; known: {FUNCTIONS}")
+    if function not in ZIPS:
+        raise ValueError(f"unknown function {function!r}; known: {ZIPS}")
     files = collect_files(function, deps_dir)
     dest = out_dir / f"{function}.zip"
     write_zip(files, dest)
     hexdigest, b64 = digest(dest)
-    handler_module = (
-        "opsagent/" + handler_for(function).split(".", 1)[1].rsplit(".", 1)[0].replace(".", "/") + ".py"
+    return BuiltZip(
+        function, dest, hexdigest, b64, dest.stat().st_size, len(files), handler_module(function) in files
     )
-    return BuiltZip(function, dest, hexdigest, b64, dest.stat().st_size, len(files), handler_module in files)
 
 
 def build_all(
-    build_dir: Path = BUILD_DIR, functions: tuple[str, ...] = FUNCTIONS, deps_cache: Path = DEPS_CACHE
+    build_dir: Path = BUILD_DIR, functions: tuple[str, ...] = ZIPS, deps_cache: Path = DEPS_CACHE
 ) -> dict:
     """Build every zip and write the manifest (zip paths relative to ``build_dir``); returns it."""
     deps = install_dependencies(deps_cache)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import struct
+import sys
 import zipfile
 from pathlib import Path
 
@@ -18,11 +20,17 @@ from opsagent_infra.packaging import (
     RUNTIME,
     RUNTIME_PROVIDED,
     SIZE_BUDGET_BYTES,
+    VECTOR_INDEX,
+    ZIPS,
     build_function,
     filtered_requirements,
     handler_for,
+    handler_module,
     install_dependencies,
 )
+
+LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
+DEV_ONLY_PACKAGES = {"opsagent_sim", "opsagent_cli", "tests"}
 
 
 def _zip(manifest, fn) -> zipfile.ZipFile:
@@ -34,11 +42,20 @@ def test_manifest_records_the_declared_runtime(manifest):
         (manifest["runtime"], manifest["architecture"]) == (RUNTIME, ARCHITECTURE) == ("python3.12", "arm64")
     )
     assert manifest["python_platform"] == "aarch64-manylinux2014" and manifest["python_version"] == "3.12"
-    assert sorted(manifest["functions"]) == sorted(FUNCTIONS)
+    assert sorted(manifest["functions"]) == sorted(ZIPS) == sorted([*FUNCTIONS, "vector_index"])
     for fn, item in manifest["functions"].items():
         data = Path(item["zip_path"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == item["sha256"]
         assert item["size"] == len(data) and item["handler"] == handler_for(fn)
+        assert item["handler_present"] is True
+        assert item["third_party_bundled"] is (fn != VECTOR_INDEX)
+
+
+def test_handlers():
+    assert handler_for("pods") == "opsagent.handlers.pods.lambda_handler"
+    assert handler_module("pods") == "opsagent/handlers/pods.py"
+    assert handler_for(VECTOR_INDEX) == "opsagent.vector_index.handler.lambda_handler"
+    assert handler_module(VECTOR_INDEX) == "opsagent/vector_index/handler.py"
 
 
 def test_lock_filter_drops_the_runtime_sdk_only():
@@ -47,13 +64,13 @@ def test_lock_filter_drops_the_runtime_sdk_only():
     assert filtered_requirements(lock) == ["PyYAML==6.0.3", "pydantic-core==2.50.4", "urllib3==2.8.0"]
 
 
-@pytest.mark.parametrize("fn", FUNCTIONS)
+@pytest.mark.parametrize("fn", ZIPS)
 def test_zip_within_size_budget(manifest, fn):
     size = manifest["functions"][fn]["size"]
     assert 0 < size <= SIZE_BUDGET_BYTES, f"{fn}.zip is {size / 2**20:.1f} MiB"
 
 
-@pytest.mark.parametrize("fn", FUNCTIONS)
+@pytest.mark.parametrize("fn", ZIPS)
 def test_zip_contents_and_hygiene(manifest, fn):
     with _zip(manifest, fn) as zf:
         infos = zf.infolist()
@@ -64,12 +81,83 @@ def test_zip_contents_and_hygiene(manifest, fn):
         assert not any(n.endswith("/") for n in names), "no directory entries"
         assert not any("__pycache__" in n or n.endswith((".pyc", ".pyo")) for n in names)
         tops = {n.split("/", 1)[0] for n in names}
-        assert {"opsagent", "aws_lambda_powertools", "pydantic", "pydantic_core", "yaml", "urllib3"} <= tops
-        assert not tops & {"opsagent_sim", "opsagent_cli", "tests", "bin"}
+        if fn == VECTOR_INDEX:
+            assert tops == {"opsagent"}, "the index bootstrap zip bundles no third-party packages"
+        else:
+            assert {
+                "opsagent",
+                "aws_lambda_powertools",
+                "pydantic",
+                "pydantic_core",
+                "yaml",
+                "urllib3",
+            } <= tops
+        assert "bin" not in tops
         provided = {p.replace("python-", "").replace("-", "_") for p in RUNTIME_PROVIDED}
         assert not tops & provided, f"runtime-provided packages bundled: {tops & provided}"
-        module = "opsagent/" + handler_for(fn).split(".", 1)[1].rsplit(".", 1)[0].replace(".", "/") + ".py"
-        assert module in names, f"{handler_for(fn)} has no module in {fn}.zip"
+        assert handler_module(fn) in names, f"{handler_for(fn)} has no module in {fn}.zip"
+
+
+def _imports(source: bytes, name: str) -> set[str]:
+    """Absolute module names imported anywhere in a module (also lazily, inside functions)."""
+    found = set()
+    package = name.removesuffix(".py").replace("/", ".").removesuffix(".__init__")
+    if not name.endswith("__init__.py"):
+        package = package.rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(source, name)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                found.add(f"{base}.{node.module}" if node.module else base)
+            else:
+                found.add(node.module or "")
+    return found
+
+
+@pytest.mark.parametrize("fn", ZIPS)
+def test_no_dev_only_packages_in_any_zip(manifest, fn):
+    """opsagent_sim (emulator, drill) and opsagent_cli are local tools: never shipped, never imported
+    by shipped code (an import would only fail in Lambda, at the first call that reaches it)."""
+    with _zip(manifest, fn) as zf:
+        names = zf.namelist()
+        leaked = [n for n in names if DEV_ONLY_PACKAGES & set(n.split("/")[:-1])]
+        assert not leaked, f"dev-only packages in {fn}.zip: {leaked[:5]}"
+        importing = {
+            n: sorted(m for m in _imports(zf.read(n), n) if m.split(".")[0] in DEV_ONLY_PACKAGES)
+            for n in names
+            if n.startswith("opsagent/") and n.endswith(".py")
+        }
+        assert not {n: ms for n, ms in importing.items() if ms}, f"{fn}.zip imports dev-only packages"
+
+
+def test_vector_index_zip_needs_only_stdlib_and_the_runtime_sdk(manifest):
+    """The slim zip works in Lambda only if everything it imports is there: the standard library,
+    the runtime's botocore/urllib3, or a module inside the zip."""
+    source_dir = LAMBDAS / "opsagent" / "vector_index"
+    with _zip(manifest, VECTOR_INDEX) as zf:
+        names = zf.namelist()
+        expected = ["opsagent/__init__.py"] + sorted(
+            f"opsagent/vector_index/{p.relative_to(source_dir).as_posix()}"
+            for p in source_dir.rglob("*.py")
+            if "__pycache__" not in p.parts
+        )
+        assert names == expected
+        modules = {n.removesuffix(".py").replace("/", ".").removesuffix(".__init__") for n in names}
+        for name in names:
+            for imported in _imports(zf.read(name), name):
+                top = imported.split(".")[0]
+                if top in sys.stdlib_module_names or top in ("botocore", "urllib3"):
+                    continue
+                assert imported in modules or imported.rsplit(".", 1)[0] in modules, (
+                    f"{name} imports {imported}, which is not in vector_index.zip"
+                )
+
+
+def test_vector_index_zip_has_no_native_code(manifest):
+    with _zip(manifest, VECTOR_INDEX) as zf:
+        assert not [n for n in zf.namelist() if not n.endswith(".py")]
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS)
@@ -108,9 +196,10 @@ def test_runbooks_ship_in_the_trigger_zip_only(manifest):
         assert not any(n.startswith(RUNBOOKS_IN_ZIP + "/") for n in zf.namelist())
 
 
-def test_build_is_reproducible(tmp_path):
+@pytest.mark.parametrize("fn", ["trigger", VECTOR_INDEX])
+def test_build_is_reproducible(tmp_path, fn):
     deps = install_dependencies()  # cached by the session build
-    first = build_function("trigger", deps, tmp_path / "a")
-    second = build_function("trigger", deps, tmp_path / "b")
+    first = build_function(fn, deps, tmp_path / "a")
+    second = build_function(fn, deps, tmp_path / "b")
     assert first.path.read_bytes() == second.path.read_bytes()
     assert first.sha256 == second.sha256 and first.base64sha256 == second.base64sha256
