@@ -207,3 +207,35 @@ def test_handler_module_imports_no_backend_and_no_boto3():
     env = {"PYTHONPATH": "lambdas", "POWERTOOLS_TRACE_DISABLED": "1", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("char", ["x", "é", "\U0001f525"])
+def test_the_largest_search_result_stays_within_the_body_budget(
+    tickets_table, lambda_context, monkeypatch, char
+):
+    """25 tickets (the maximum limit) with the longest titles and a long ticket URL: still <= 8 KB."""
+    from opsagent.tickets.dynamodb import DynamoDBBackend
+    from opsagent.tickets.models import TicketRequest
+
+    monkeypatch.setenv(
+        "OPSAGENT_TICKETS",
+        json.dumps({"url_template": "https://incidents.ops.internal.example.com/tickets/view/{id}"}),
+    )
+    backend = DynamoDBBackend(TICKETS_TABLE)
+    for _ in range(30):
+        backend.create(
+            TicketRequest(
+                title=char * 200, description="d", severity="sev1", service="s" * 63, fingerprint=None
+            )
+        )
+    event = bedrock_event(
+        "tickets",
+        "/tickets",
+        "GET",
+        parameters={"service": "s" * 63, "limit": "25"},
+        session_attributes=SESSION,
+    )
+    status, found = call(event, lambda_context)  # call() asserts the 8 KB bound
+    assert status == 200 and found["more_available"] is True
+    assert found["count"] == len(found["tickets"]) >= 5 and all(t["title"] for t in found["tickets"])
+    assert f"showing the newest {found['count']}" in found["note"]

@@ -34,6 +34,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -48,9 +49,11 @@ from opsagent.tickets.models import (
     CommentResult,
     SearchQuery,
     SearchResult,
+    Ticket,
     TicketRequest,
     TicketResult,
     clip_bytes,
+    clip_chars,
     normalize_ticket_id,
     parse,
     utf8_len,
@@ -58,6 +61,10 @@ from opsagent.tickets.models import (
 )
 
 log = logging.getLogger("opsagent.tickets")
+
+#: searchTickets body budget (the action-group target is 8 KB; leave room for the envelope).
+SEARCH_BODY_BYTES = 7 * 1024
+SHORT_TITLE_CHARS = 60
 
 _lock = threading.Lock()
 _backends: dict[tuple[str, str], TicketBackend] = {}
@@ -267,6 +274,31 @@ def add_comment(
     )
 
 
+def _json_size(result: SearchResult) -> int:
+    # What the action group sends: compact JSON with non-ASCII escaped (up to 12 bytes per character).
+    return len(json.dumps(result.model_dump(), separators=(",", ":")))
+
+
+def _fit(tickets: list[Ticket], more: bool, backend: str) -> SearchResult:
+    """A SearchResult within SEARCH_BODY_BYTES: titles shortened first, then the oldest tickets left out
+    (and said so), so 25 long or non-ASCII titles cannot blow the model's context."""
+    result = SearchResult(tickets=tickets, count=len(tickets), more_available=more, backend=backend)
+    if _json_size(result) > SEARCH_BODY_BYTES:
+        short = [t.model_copy(update={"title": clip_chars(t.title, SHORT_TITLE_CHARS)}) for t in tickets]
+        result = result.model_copy(update={"tickets": short})
+        while len(result.tickets) > 1 and _json_size(result) > SEARCH_BODY_BYTES:
+            result.tickets.pop()
+        more = more or len(result.tickets) < len(tickets)
+    result.count = len(result.tickets)
+    result.more_available = more
+    if more:
+        result.note = (
+            f"More tickets match; showing the newest {result.count}. Narrow the search (service and "
+            "fingerprint)" + (" or raise limit (max 25)." if result.count == len(tickets) else ".")
+        )
+    return result
+
+
 def search(
     ctx: CallContext,
     query: SearchQuery | Mapping[str, Any] | None = None,
@@ -291,17 +323,13 @@ def search(
     except Exception as exc:
         _record(audit, ctx, "searchTickets", params, "failed", detail=_failure(exc))
         raise
-    result = SearchResult(
-        tickets=found.tickets,
-        count=len(found.tickets),
-        more_available=found.more,
-        backend=backend.name,
-        note=f"More tickets match; showing the newest {len(found.tickets)}. Narrow the search or raise limit "
-        "(max 25)."
-        if found.more
-        else "",
-    )
+    result = _fit(found.tickets, found.more, backend.name)
     _record(
-        audit, ctx, "searchTickets", params, "recorded", after={"count": result.count, "more": found.more}
+        audit,
+        ctx,
+        "searchTickets",
+        params,
+        "recorded",
+        after={"count": result.count, "more": result.more_available},
     )
     return result
