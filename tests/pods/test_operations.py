@@ -7,8 +7,9 @@ import pytest
 
 from opsagent.errors import ConfigurationError, InvalidInput, PolicyRefused
 from opsagent.k8s.client import KubeText
+from opsagent.namespaces import allowed_namespaces
 from opsagent.pods import operations
-from opsagent.pods.operations import check_namespace_allowed, get_pod_logs, list_pods, read_settings
+from opsagent.pods.operations import check_namespace_allowed, get_pod_logs, list_pods
 from pods import podjson as pj
 
 
@@ -79,15 +80,15 @@ def test_lines_range_is_enforced_in_the_domain_too(lines):
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("shop,payments", ["shop", "payments"]),
-        (" shop , ,payments ", ["shop", "payments"]),
-        ('["shop"]', ["shop"]),
+        ("shop,payments", {"shop", "payments"}),
+        (" shop , ,payments ", {"shop", "payments"}),
+        ('["shop"]', {"shop"}),
         ("", None),
         (" , ", None),
     ],
 )
 def test_allowed_namespaces_setting_parses_comma_lists_and_json(raw, expected):
-    assert read_settings({"OPSAGENT_ALLOWED_NAMESPACES": raw}).allowed_namespaces == expected
+    assert allowed_namespaces({"OPSAGENT_ALLOWED_NAMESPACES": raw}) == expected
 
 
 def test_allowlist_check(monkeypatch):

@@ -22,7 +22,6 @@ from opsagent.errors import (
     InvalidInput,
     OpsAgentError,
     PermissionMissing,
-    PolicyRefused,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -90,13 +89,10 @@ class MetricsSettings(BaseModel):
     cluster_name: str | None = None
     allowed_namespaces: str | list[str] | None = None
 
-    def namespace_allowlist(self) -> set[str] | None:
-        raw = self.allowed_namespaces
-        if raw is None:
-            return None
-        items = raw.split(",") if isinstance(raw, str) else raw
-        names = {str(i).strip() for i in items if str(i).strip()}
-        return names or None
+    def namespace_allowlist(self) -> frozenset[str] | None:
+        from opsagent.namespaces import parse_allowlist
+
+        return parse_allowlist(self.allowed_namespaces)
 
 
 def load_metrics_settings() -> MetricsSettings:
@@ -205,14 +201,11 @@ def _is_container_insights(metric_namespace: str) -> bool:
 
 
 def _check_allowlist(dims: dict[str, str], settings: MetricsSettings) -> None:
-    allow = settings.namespace_allowlist()
+    from opsagent.namespaces import check_read_allowed
+
     ns = dims.get("Namespace")
-    if allow is not None and ns is not None and ns not in allow:
-        raise PolicyRefused(
-            f"namespace {ns!r} is not in OPSAGENT_ALLOWED_NAMESPACES",
-            rule="allowed_namespaces",
-            limit=sorted(allow),
-        )
+    if ns is not None:
+        check_read_allowed(ns, settings.namespace_allowlist())
 
 
 # --------------------------------------------------------------------------------------- queryMetric

@@ -15,18 +15,17 @@ Every input is validated (:mod:`opsagent.k8s.names`) and checked against
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel
 
-from opsagent.errors import InvalidInput, NotFound, PolicyRefused
+from opsagent.errors import InvalidInput, NotFound
+from opsagent.namespaces import allowed_namespaces, check_read_allowed
 from opsagent.pods.models import PodDescription, PodList, PodLogs
 from opsagent.pods.summarize import MAX_EVENTS, PodListAccumulator, describe
 from opsagent.redaction import count_markers, redact, strip_control
-from opsagent.settings import load_settings
 
 if TYPE_CHECKING:
     from opsagent.k8s.client import KubeClient
@@ -42,31 +41,6 @@ LOG_TEXT_BUDGET = 6 * 1024  # bytes of the JSON-encoded text field
 LOG_LINE_CHARS = 1_000  # one long line (a JSON blob, a stack trace on one line) is cut at this
 LOG_FETCH_BYTES = 512 * 1024  # what we read from the API at most (tailLines limits it first)
 REDACT_WINDOW_FACTOR = 8  # redact the newest raw lines up to 8x the shown budget, not all 512 KB
-ALLOWED_NAMESPACES_ENV = "OPSAGENT_ALLOWED_NAMESPACES"
-
-
-class ReadSettings(BaseModel):
-    """``OPSAGENT_ALLOWED_NAMESPACES``: comma list (or JSON array); unset/empty = every namespace."""
-
-    allowed_namespaces: list[str] | None = None
-
-    @field_validator("allowed_namespaces", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = value.split(",")
-        if isinstance(value, list):
-            value = [str(v).strip() for v in value if str(v).strip()]
-            return value or None
-        return value
-
-
-def read_settings(environ: dict[str, str] | None = None) -> ReadSettings:
-    """Read settings from the environment. A blank variable counts as unset (infra may render
-    ``OPSAGENT_ALLOWED_NAMESPACES=""``; ``load_settings`` would try to JSON-decode it)."""
-    environ = os.environ if environ is None else environ
-    value = environ.get(ALLOWED_NAMESPACES_ENV, "")
-    return load_settings(ReadSettings, {ALLOWED_NAMESPACES_ENV: value} if value.strip() else {})
 
 
 # ---------------------------------------------------------------------------- shared checks
@@ -86,14 +60,7 @@ def _kube(kube: KubeClient | None) -> KubeClient:
 
 def check_namespace_allowed(namespace: str) -> None:
     """Raise PolicyRefused (403) when ``OPSAGENT_ALLOWED_NAMESPACES`` is set and excludes ``namespace``."""
-    allowed = read_settings().allowed_namespaces
-    if allowed and namespace not in allowed:
-        raise PolicyRefused(
-            f"namespace {namespace!r} is outside this agent's allowed namespaces "
-            f"(OPSAGENT_ALLOWED_NAMESPACES); reads are limited to: {', '.join(allowed[:20])}",
-            rule="allowed_namespaces",
-            limit=allowed[:20],
-        )
+    check_read_allowed(namespace, allowed_namespaces())
 
 
 def _pod_path(namespace: str, pod: str | None = None) -> str:
