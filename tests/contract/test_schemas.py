@@ -61,3 +61,13 @@ def test_only_scaling_mutations_require_confirmation():
         for _, _, op in iter_operations(committed(group)):
             wants = op["operationId"] == "scaleDeployment"
             assert (op.get("x-requireConfirmation") == "ENABLED") == wants, op["operationId"]
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_every_success_response_describes_its_fields(group):
+    """The model reads the response schema to understand a tool's answer: an empty ``{}`` (which a
+    custom serializer can silently produce) hides every field description."""
+    for _, _, op in iter_operations(committed(group)):
+        schema = op["responses"]["200"]["content"]["application/json"]["schema"]
+        assert schema.get("type") == "object" and schema.get("properties"), op["operationId"]
+        assert all(isinstance(p, dict) and p for p in schema["properties"].values()), op["operationId"]

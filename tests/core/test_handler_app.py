@@ -37,6 +37,8 @@ def handler():
             raise PolicyRefused("replica ceiling is 10", rule="replica_ceiling", limit=10)
         if name == "slow":
             raise UpstreamTimeout("the cluster did not answer in 10 s")
+        if name == "huge":
+            return Thing(name="x" * 20_000, limit=limit)
         if name == "boom":
             raise RuntimeError("secret internals /var/task/x.py")
         return Thing(name=name, limit=limit)
@@ -113,3 +115,9 @@ def test_xray_sdk_can_be_switched_on(monkeypatch, lambda_context):
     finally:
         monkeypatch.delenv("OPSAGENT_XRAY_SDK")
         importlib.reload(app_module)
+
+
+def test_a_body_over_budget_never_reaches_the_model(handler, lambda_context):
+    status, body = call(handler, lambda_context, "huge")
+    assert (status, body["error"]) == (500, "response_too_large")
+    assert "narrow the request" in body["message"]

@@ -125,6 +125,26 @@ def build_lambda_handler(app: BedrockAgentResolver, *, service: str) -> Callable
             agent_alias=(event.get("agent") or {}).get("alias"),
             incident_id=(event.get("sessionAttributes") or {}).get("incident_id"),
         )
-        return app.resolve(event, context)
+        return _bounded(app.resolve(event, context))
 
     return handler
+
+
+def _bounded(result: dict) -> dict:
+    """Last line of defence for the model's context: every operation bounds its own body (and says
+    what it left out); a body over ``MAX_BODY_BYTES`` anyway is a bug, answered as a readable 500."""
+    response = result.get("response") or {}
+    for media in (response.get("responseBody") or {}).values():
+        body = media.get("body")
+        if isinstance(body, str) and len(body.encode()) > MAX_BODY_BYTES:
+            logger.error("response body over budget", extra={"bytes": len(body.encode())})
+            response["httpStatusCode"] = 500
+            media["body"] = json.dumps(
+                {
+                    "error": "response_too_large",
+                    "message": f"the tool produced {len(body.encode())} bytes, over the "
+                    f"{MAX_BODY_BYTES}-byte limit; narrow the request (selector, workload, fewer lines)",
+                    "retryable": False,
+                }
+            )
+    return result
