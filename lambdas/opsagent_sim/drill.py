@@ -845,7 +845,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     if args.list:
         for name in list_scenarios():
-            print(f"{name:<20} {load_scenario(name).title}")
+            print(f"{name:<28} {load_scenario(name).title}")
         return 0
     if args.eval:
         return eval_main([])
