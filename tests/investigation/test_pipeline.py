@@ -168,3 +168,13 @@ def test_a_failing_tool_is_evidence_not_a_crash(tables, alarm, settings_factory)
     assert out.status == "investigated"
     assert all(t.status == 500 for t in report.tool_calls)
     assert any("answered 500" in g and "kube api down" in g for g in report.gaps)
+
+
+def test_step_evidence_chars_bounds_each_excerpt_in_the_ticket(tables, alarm, settings_factory):
+    big = {"pods_total": 1, "filler": "z" * 3000}
+    dispatch = FakeDispatch(bodies={"/namespaces/{namespace}/pods": (200, big)})
+    deps = _deps(dispatch)
+    handle_alarm_event(alarm("single-metric"), settings=settings_factory(step_evidence_chars=300), deps=deps)
+    report, _ = deps.tickets.created[0]
+    text = report.to_markdown()
+    assert "z" * 250 in text and "z" * 400 not in text

@@ -422,6 +422,7 @@ def _lead(
             )
     report.gaps = pre_gaps + report.gaps
     report.session_id = ctx.session_id
+    report.evidence_chars = cfg.step_evidence_chars
     report.started_at, report.finished_at = started, datetime.now(UTC)
     _progress(deps, "report", report=report)
 

@@ -86,6 +86,7 @@ class RcaReport(BaseModel):
     next_steps: list[str] = Field(default_factory=list, description="Manual follow-ups for a human")
     usage: Usage = Field(default_factory=Usage)
     session_id: str | None = None
+    evidence_chars: int = Field(default=1200, description="Per tool call in the ticket (step_evidence_chars)")
     started_at: datetime | None = None
     finished_at: datetime | None = None
 
@@ -105,8 +106,9 @@ class RcaReport(BaseModel):
             return "high"
         return "medium"
 
-    def to_markdown(self, *, max_chars: int = 12_000, excerpt_chars: int = 1200) -> str:
-        return render_markdown(self, max_chars=max_chars, excerpt_chars=excerpt_chars)
+    def to_markdown(self, *, max_chars: int = 12_000, excerpt_chars: int | None = None) -> str:
+        chars = excerpt_chars or self.evidence_chars
+        return render_markdown(self, max_chars=max_chars, excerpt_chars=chars)
 
 
 def _clip(text: str, limit: int) -> str:
