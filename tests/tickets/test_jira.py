@@ -263,3 +263,27 @@ def test_failed_reconciliation_search_keeps_the_outcome_unknown(jira, httpserver
     body = err.value.to_body()
     assert body["retryable"] is False and body["error"] == "upstream_outcome_unknown"
     assert sum(1 for r, _ in httpserver.log if r.method == "POST") == 1
+
+
+def test_a_create_is_not_sent_when_the_call_has_no_time_left_for_its_answer(
+    jira, httpserver, ctx, monkeypatch
+):
+    """The tickets Lambda has 30 s. A POST cut off by the Lambda timeout is the worst outcome (the issue
+    may exist, nobody learns its key, the model retries). A slow search must not leave the create
+    without time for its answer: refuse to send it instead (nothing sent, safe to retry)."""
+    from opsagent.tickets import http
+
+    now = [1000.0]
+    monkeypatch.setattr(http, "_clock", lambda: now[0])
+
+    def slow_search(_request):
+        now[0] += 15  # the search took 15 of the call's 20 seconds
+        return Response(json.dumps(search_page()), status=200, content_type="application/json")
+
+    httpserver.expect_request("/rest/api/3/search/jql").respond_with_handler(slow_search)
+    with pytest.raises(UpstreamTimeout) as err:
+        service.create_ticket(ctx, request(), audit=None)
+    body = err.value.to_body()
+    assert body["error"] == "upstream_timeout" and body["retryable"] is True
+    assert "nothing was sent" in body["message"]
+    assert [r.method for r, _ in httpserver.log] == ["GET"]

@@ -14,6 +14,7 @@ here, which removes the common case). The DynamoDB backend overrides it with an 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from abc import ABC, abstractmethod
 from typing import ClassVar
@@ -67,6 +68,10 @@ class TicketBackend(ABC):
     @abstractmethod
     def comment(self, ticket_id: str, text: str) -> Ticket:
         """Add a comment; returns the ticket (id, url, status). NotFound for an unknown id."""
+
+    def deadline(self) -> contextlib.AbstractContextManager[None]:
+        """Context for one domain operation (remote backends bound its total time)."""
+        return contextlib.nullcontext()
 
     def find_open(
         self, *, fingerprint: str | None = None, service: str | None = None, limit: int = 10

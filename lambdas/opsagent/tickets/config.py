@@ -65,6 +65,13 @@ class _Remote(BaseModel):
         default=10.0, ge=0, le=60, description="Longest Retry-After we wait for; longer -> fail, retryable"
     )
     secret_ttl_seconds: int = Field(default=300, ge=0, le=86400, description="Per-container secret cache TTL")
+    operation_timeout_seconds: float = Field(
+        default=20.0,
+        ge=5,
+        le=600,
+        description="Whole createTicket/searchTickets/addTicketComment call, retries included: keep it "
+        "under the tickets Lambda's timeout (30 s by default) minus a few seconds",
+    )
 
     @field_validator("secret_arn")
     @classmethod

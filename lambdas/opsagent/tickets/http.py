@@ -1,7 +1,10 @@
 """A small JSON-over-HTTPS client for the ticket vendors (urllib3, which botocore already ships).
 
-Timeouts: connect and read timeouts on every request, plus an overall budget per call (retries
-and their waits included) so a slow vendor cannot eat the Lambda's whole timeout.
+Timeouts: connect and read timeouts on every request, an overall budget per request (retries and
+their waits included), and a deadline per *operation* (:meth:`HttpClient.operation`: the whole
+createTicket / searchTickets / addTicketComment call, 20 s by default) so a slow vendor cannot run
+the tickets Lambda into its timeout. A POST/PATCH is only sent when the deadline leaves time for its
+answer: one cut off by the Lambda timeout would leave a ticket nobody knows about.
 
 Retries, and why POST is special. A ticket write is *not* idempotent: POSTing an issue twice makes
 two issues, POSTing a comment twice makes two comments. So:
@@ -29,12 +32,14 @@ could carry the Authorization header to another host): they are reported as a ba
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import email.utils
 import json
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -63,6 +68,8 @@ RETRY_IDEMPOTENT_ONLY = frozenset({500, 502, 504})
 VENDOR_NAMES = {"jira": "Jira", "servicenow": "ServiceNow", "github": "GitHub"}
 _sleep: Callable[[float], None] = time.sleep  # tests replace it
 _clock: Callable[[], float] = time.monotonic
+# Absolute _clock() time by which the current operation must be done (None: no operation deadline).
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("tickets_deadline", default=None)
 
 
 class AmbiguousWrite(UpstreamTimeout):
@@ -105,6 +112,7 @@ class HttpClient:
     max_attempts: int = 3
     max_retry_after: float = 10.0
     budget_seconds: float = 25.0
+    operation_seconds: float = 20.0
     default_headers: dict[str, str] = field(default_factory=dict)
     # GitHub answers primary/secondary rate limits with 403 + x-ratelimit-remaining: 0 / retry-after.
     rate_limit_on_403: bool = False
@@ -114,6 +122,23 @@ class HttpClient:
     @property
     def display(self) -> str:
         return VENDOR_NAMES.get(self.vendor, self.vendor)
+
+    @contextlib.contextmanager
+    def operation(self) -> Iterator[None]:
+        """Every request inside shares one deadline, ``operation_seconds`` from now (an enclosing
+        operation's deadline wins when it is earlier)."""
+        current = _deadline.get()
+        mine = _clock() + self.operation_seconds
+        token = _deadline.set(mine if current is None else min(current, mine))
+        try:
+            yield
+        finally:
+            _deadline.reset(token)
+
+    @staticmethod
+    def _time_left() -> float:
+        deadline = _deadline.get()
+        return float("inf") if deadline is None else deadline - _clock()
 
     @property
     def pool(self) -> Any:
@@ -168,6 +193,16 @@ class HttpClient:
             }
             if body is not None:
                 headers["Content-Type"] = "application/json"
+            left = self._time_left()
+            if not idempotent and left < self.connect_timeout + self.read_timeout:
+                raise UpstreamTimeout(
+                    f"not enough time left in this call ({max(0.0, left):.0f}s) to send {what} to "
+                    f"{self.display} and wait for its answer; nothing was sent: try again",
+                    dependency=self.vendor,
+                )
+            if left <= 0:
+                raise UpstreamTimeout(f"{self.display} took too long for {what}", dependency=self.vendor)
+            read_timeout = self.read_timeout if not idempotent else max(0.1, min(self.read_timeout, left))
             if not idempotent and self._pool is not None and _clock() - self._last_used > STALE_AFTER_SECONDS:
                 # A kept-alive connection idle across a frozen Lambda is often already closed by the
                 # server; a POST on it fails in a way we could not tell from "sent and lost". Start fresh.
@@ -178,7 +213,7 @@ class HttpClient:
                     url,
                     body=body,
                     headers=headers,
-                    timeout=urllib3.Timeout(connect=self.connect_timeout, read=self.read_timeout),
+                    timeout=urllib3.Timeout(connect=self.connect_timeout, read=read_timeout),
                     retries=False,
                     redirect=False,
                     preload_content=False,
@@ -280,7 +315,11 @@ class HttpClient:
     # --- helpers --------------------------------------------------------------------------------
 
     def _can_retry(self, attempt: int, started: float, wait: float) -> bool:
-        return attempt < self.max_attempts and (_clock() - started) + wait < self.budget_seconds
+        return (
+            attempt < self.max_attempts
+            and (_clock() - started) + wait < self.budget_seconds
+            and wait < self._time_left()
+        )
 
     @staticmethod
     def _backoff(attempt: int) -> float:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from abc import abstractmethod
 from typing import Any
@@ -57,7 +58,12 @@ class RemoteBackend(TicketBackend):
             max_retry_after=config.max_retry_after_seconds,
             default_headers=self.default_headers(),
             rate_limit_on_403=self.rate_limit_on_403,
+            operation_seconds=config.operation_timeout_seconds,
         )
+
+    def deadline(self) -> contextlib.AbstractContextManager[None]:
+        """One deadline for every request of a domain operation (see :meth:`HttpClient.operation`)."""
+        return self.http.operation()
 
     def default_headers(self) -> dict[str, str]:
         return {}

@@ -199,7 +199,8 @@ def create_ticket(
         }
         backend = backend or get_backend()
         to_file = req.model_copy(update={"description": req.description + _footer(ctx, req)})
-        outcome = backend.create_or_comment(to_file, recurrence_comment(ctx, req))
+        with backend.deadline():
+            outcome = backend.create_or_comment(to_file, recurrence_comment(ctx, req))
     except Exception as exc:
         if not params and isinstance(request, Mapping):
             params = {k: str(v)[:200] for k, v in list(request.items())[:8] if k != "description"}
@@ -253,7 +254,8 @@ def add_comment(
         tid = normalize_ticket_id(ticket_id)
         text = validate_comment(comment)
         backend = backend or get_backend()
-        ticket = backend.comment(tid, text)
+        with backend.deadline():
+            ticket = backend.comment(tid, text)
     except Exception as exc:
         _record(audit, ctx, "addTicketComment", params, "failed", detail=_failure(exc))
         raise
@@ -317,9 +319,10 @@ def search(
         if not q.service and not q.fingerprint:
             raise InvalidInput("give a service and/or a fingerprint to search for", field="service")
         backend = backend or get_backend()
-        found = backend.find(
-            fingerprint=q.fingerprint, service=q.service, open_only=not q.include_closed, limit=q.limit
-        )
+        with backend.deadline():
+            found = backend.find(
+                fingerprint=q.fingerprint, service=q.service, open_only=not q.include_closed, limit=q.limit
+            )
     except Exception as exc:
         _record(audit, ctx, "searchTickets", params, "failed", detail=_failure(exc))
         raise
