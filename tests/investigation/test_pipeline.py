@@ -177,4 +177,4 @@ def test_step_evidence_chars_bounds_each_excerpt_in_the_ticket(tables, alarm, se
     handle_alarm_event(alarm("single-metric"), settings=settings_factory(step_evidence_chars=300), deps=deps)
     report, _ = deps.tickets.created[0]
     text = report.to_markdown()
-    assert "z" * 250 in text and "z" * 400 not in text
+    assert "z" * 200 in text and "z" * 300 not in text
