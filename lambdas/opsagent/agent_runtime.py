@@ -210,7 +210,7 @@ def session_id_for(text: str) -> str:
 
     Valid ids come back unchanged; anything else becomes a readable slug plus a SHA-256 prefix, so
     the same text (an alarm ARN + state timestamp, a ticket id) always maps to the same session."""
-    if SESSION_ID.match(text):
+    if SESSION_ID.fullmatch(text):
         return text
     slug = re.sub(r"[^0-9a-zA-Z._:-]+", "-", text).strip("-.")[:60]
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
@@ -494,11 +494,11 @@ class AgentSession:
         region: str | None = None,
     ) -> None:
         for label, value in (("agent id", agent_id), ("agent alias id", alias_id)):
-            if not value or not AGENT_ID.match(value):
+            if not value or not AGENT_ID.fullmatch(value):
                 raise AgentUnavailable(
                     f"{label} {value!r} is missing or not 1-10 letters/digits", reason="not_configured"
                 )
-        if not SESSION_ID.match(session_id or ""):
+        if not SESSION_ID.fullmatch(session_id or ""):
             raise AgentUnavailable(
                 f"session id {session_id!r} is not ^[0-9a-zA-Z._:-]+$ (2-100 chars); use session_id_for()",
                 reason="validation",

@@ -113,7 +113,7 @@ def resolve_target(
             "or use --from-terraform [DIR] (default cdktf.out/stacks/opsagent-<env>)"
         )
     for label, value in (("agent id", agent), ("alias id", alias)):
-        if not AGENT_ID.match(value):
+        if not AGENT_ID.fullmatch(value):
             raise ConfigError(f"{label} {value!r} is not 1-10 letters and digits")
     region = region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
     if not region:

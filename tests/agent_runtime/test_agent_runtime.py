@@ -3,6 +3,8 @@ against botocore's InvokeAgent model (moto has no InvokeAgent; Stubber rejects e
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -260,7 +262,8 @@ def test_errors_in_on_event_are_not_disguised():
 
 
 @pytest.mark.parametrize(
-    ("agent", "alias"), [("", "ALIAS12345"), ("AGENT12345", None), ("agent-id!", "A"), ("A" * 11, "B")]
+    ("agent", "alias"),
+    [("", "ALIAS12345"), ("AGENT12345", None), ("agent-id!", "A"), ("A" * 11, "B"), ("AGENT12345\n", "A")],
 )
 def test_bad_ids_are_not_configured(agent, alias):
     with pytest.raises(AgentUnavailable) as err:
@@ -268,7 +271,7 @@ def test_bad_ids_are_not_configured(agent, alias):
     assert err.value.reason == "not_configured"
 
 
-@pytest.mark.parametrize("sid", ["x", "has space", "a/b", "é" * 3, "s" * 101, ""])
+@pytest.mark.parametrize("sid", ["x", "has space", "a/b", "é" * 3, "s" * 101, "", "sess-1\n"])
 def test_invalid_session_ids_are_rejected(sid):
     with pytest.raises(AgentUnavailable) as err:
         AgentSession("AGENT12345", "ALIAS12345", sid, client=ScriptedAgentRuntime())
@@ -288,6 +291,7 @@ def test_session_id_for():
     assert sid.startswith("arn:aws:cloudwatch:us-east-1:123456789012:alarm:checkout-p99")
     assert session_id_for(arn + "x") != sid
     assert SESSION_ID.match(session_id_for("/")) and SESSION_ID.match(session_id_for("x"))
+    assert session_id_for("inc-42\n") != "inc-42\n" and "\n" not in session_id_for("inc-42\n")
     long = "incident " * 50
     assert len(session_id_for(long)) <= 100
 
@@ -295,7 +299,7 @@ def test_session_id_for():
 @given(st.text(max_size=300))
 def test_session_id_for_is_always_valid_and_stable(text):
     sid = session_id_for(text)
-    assert SESSION_ID.match(sid), sid
+    assert re.fullmatch(r"[0-9a-zA-Z._:-]{2,100}", sid), sid
     assert session_id_for(text) == sid
 
 

@@ -243,6 +243,7 @@ def test_ids_and_region_from_environment():
             {"AWS_REGION": "x"},
             "letters",
         ),
+        (["ask", "--agent-id", "AGENT1\n", "--alias-id", "ALIAS12345", "q"], {"AWS_REGION": "x"}, "letters"),
     ],
 )
 def test_configuration_errors_exit_2(argv, env, needle):

@@ -51,6 +51,12 @@ def test_any_title_and_description_is_either_clean_or_a_400(title, description):
     assert utf8_len(req.description) <= MAX_TEXT_BYTES
 
 
+def test_a_trailing_newline_is_not_a_safe_key():
+    # "$" also matches before a final "\n": such keys would reach JQL / labels / encoded queries
+    for fp in ("0\n", "checkout\n"):
+        assert "\n" not in fingerprint_key(fp) and fingerprint_key(fp).startswith("sha-")
+
+
 def test_distinct_fingerprints_get_distinct_keys():
     assert fingerprint_key("checkout-high-cpu") == "checkout-high-cpu"
     assert fingerprint_key("a b") != fingerprint_key("a  b")

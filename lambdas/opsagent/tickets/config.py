@@ -76,7 +76,7 @@ class _Remote(BaseModel):
     @field_validator("secret_arn")
     @classmethod
     def _arn(cls, value: str) -> str:
-        if not SECRET_ARN_RE.match(value):
+        if not SECRET_ARN_RE.fullmatch(value):
             raise ValueError("secret_arn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...)")
         return value
 

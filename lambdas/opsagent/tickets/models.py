@@ -109,7 +109,7 @@ def normalize_severity(value: str) -> str:
 
 def normalize_service(value: str) -> str:
     svc = str(value).strip().lower()
-    if not SERVICE_RE.match(svc):
+    if not SERVICE_RE.fullmatch(svc):
         raise ValueError(
             "service must be 1-63 characters: lowercase letters, digits, '.', '_' or '-', "
             "starting with a letter or digit (e.g. checkout)"
@@ -128,7 +128,7 @@ def normalize_fingerprint(value: str) -> str:
 
 def normalize_ticket_id(value: str) -> str:
     tid = str(value).strip()
-    if not TICKET_ID_RE.match(tid):
+    if not TICKET_ID_RE.fullmatch(tid):
         raise InvalidInput(
             "ticket_id must be a ticket id as returned by createTicket or searchTickets "
             "(letters, digits, '.', '_' or '-', at most 64 characters)",
@@ -142,7 +142,7 @@ def fingerprint_key(fingerprint: str) -> str:
     correlation_id): the fingerprint itself when short and made of label-safe characters,
     else ``sha-`` + 32 hex chars of its SHA-256. Deterministic, so a search finds what a create
     wrote; never contains spaces, quotes, commas, ``^`` or ``=``."""
-    if _SAFE_KEY_RE.match(fingerprint):
+    if _SAFE_KEY_RE.fullmatch(fingerprint):
         return fingerprint
     return "sha-" + hashlib.sha256(fingerprint.encode("utf-8")).hexdigest()[:32]
 

@@ -155,10 +155,10 @@ class ServiceNowBackend(RemoteBackend):
 
     def _resolve(self, ticket_id: str) -> str:
         """sys_id for an incident number (INC0010002) or a sys_id."""
-        if SYS_ID_RE.match(ticket_id):
+        if SYS_ID_RE.fullmatch(ticket_id):
             return ticket_id
         number = ticket_id.upper()
-        if not NUMBER_RE.match(number):
+        if not NUMBER_RE.fullmatch(number):
             raise InvalidInput(
                 "ticket_id must be a ServiceNow number (e.g. INC0010002) or a 32-character sys_id",
                 field="ticket_id",
