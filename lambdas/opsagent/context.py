@@ -13,7 +13,7 @@ Trigger = Literal["console", "cli", "alarm", "drill", "test"]
 
 
 class CallContext(BaseModel):
-    incident_id: str = Field(description="Incident key: the alarm's ARN@state-timestamp, or the session id")
+    incident_id: str = Field(description="Incident key: <alarm name>@<state timestamp>, or the session id")
     session_id: str
     agent_id: str = "local"
     agent_alias: str = "local"

@@ -23,6 +23,7 @@ from aws_lambda_powertools.event_handler import BedrockAgentResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from opsagent.errors import OpsAgentError
+from opsagent.tracing import build_tracer, traced
 
 # Bedrock puts the tool result into the model's context; anything bigger than this is a bug.
 MAX_BODY_BYTES = 16 * 1024
@@ -31,33 +32,7 @@ logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "opsagent"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "OpsAgent"))
 
 
-def _xray_sdk_enabled() -> bool:
-    return os.environ.get("OPSAGENT_XRAY_SDK", "false").strip().lower() in ("1", "true", "yes")
-
-
-def _build_tracer() -> Any:
-    """Powertools Tracer (X-Ray SDK subsegments), only when ``OPSAGENT_XRAY_SDK=true``.
-
-    Creating the X-Ray recorder builds a botocore session for its sampler and parses the endpoint
-    data: ~300 ms of every cold start on this machine, more than the whole action-group code. The
-    stack turns on Lambda's Active tracing, which records every invocation (init, duration, errors)
-    without the SDK; the SDK adds per-call subsegments for teams that want them.
-    """
-    if not _xray_sdk_enabled():
-        return None
-    from aws_lambda_powertools import Tracer
-
-    return Tracer()
-
-
-tracer = _build_tracer()
-
-
-def capture_lambda_handler(handler: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
-    """``tracer.capture_lambda_handler`` when the X-Ray SDK is on, the handler itself otherwise."""
-    if tracer is None:
-        return handler
-    return tracer.capture_lambda_handler(capture_response=False)(handler)
+tracer = build_tracer()  # None unless OPSAGENT_XRAY_SDK=true: see opsagent.tracing
 
 
 def _json_response(status: int, body: dict[str, Any]) -> Response:
@@ -112,22 +87,21 @@ def build_resolver() -> BedrockAgentResolver:
 
 def build_lambda_handler(app: BedrockAgentResolver, *, service: str) -> Callable[[dict, Any], dict]:
     """The Lambda entry point for one action group."""
-    logger.append_keys(action_group=service)
-    # One action group per Lambda: a default dimension, not one added (and warned about) per call.
-    metrics.set_default_dimensions(ActionGroup=service)
+    # Nothing global is set here: the trigger imports every action-group module into one process.
+    # Metrics carry Powertools' ``service`` dimension (POWERTOOLS_SERVICE_NAME, one per function).
 
     @logger.inject_lambda_context(correlation_id_path="sessionId", clear_state=True)
-    @capture_lambda_handler
     @metrics.log_metrics
     def handler(event: dict, context: Any) -> dict:
         logger.append_keys(
+            action_group=service,
             api_path=event.get("apiPath"),
             agent_alias=(event.get("agent") or {}).get("alias"),
             incident_id=(event.get("sessionAttributes") or {}).get("incident_id"),
         )
         return _bounded(app.resolve(event, context))
 
-    return handler
+    return traced(handler, tracer)
 
 
 def _bounded(result: dict) -> dict:

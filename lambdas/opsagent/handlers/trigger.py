@@ -16,26 +16,16 @@ de-duplication claim and raises, so the retry investigates again.
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from opsagent.investigation.pipeline import Dependencies, handle_alarm_event
+from opsagent.tracing import traced
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "opsagent"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "OpsAgent"))
-
-
-def _traced(handler: Any) -> Any:
-    """X-Ray SDK subsegments only with ``OPSAGENT_XRAY_SDK=true`` (as the tool Lambdas: the SDK's
-    recorder costs ~300 ms per cold start; Lambda's Active tracing records the invocation anyway)."""
-    if os.environ.get("OPSAGENT_XRAY_SDK", "false").strip().lower() not in ("1", "true", "yes"):
-        return handler
-    from aws_lambda_powertools import Tracer
-
-    return Tracer().capture_lambda_handler(capture_response=False)(handler)
 
 
 def default_dependencies() -> Dependencies:
@@ -52,25 +42,15 @@ def default_dependencies() -> Dependencies:
 
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
-@_traced
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict, context: Any) -> dict:
     detail = (event or {}).get("detail") or {}
     logger.append_keys(alarm=detail.get("alarmName"), state=(detail.get("state") or {}).get("value"))
     outcome = handle_alarm_event(event, deps=default_dependencies(), lambda_context=context)
-    _own_dimensions()
     metrics.add_metric(name=f"Alarm_{outcome.status}", unit=MetricUnit.Count, value=1)
     if outcome.status == "investigated":
         name = "Investigation_model" if outcome.produced_by == "agent" else "Investigation_no_model"
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
     logger.info("alarm handled", extra={f"outcome_{k}": v for k, v in outcome.summary().items()})
     return outcome.summary()
-
-
-def _own_dimensions() -> None:
-    """Tool modules imported in-process set their own default dimension (ActionGroup=<group>) on the
-    shared metrics provider; this invocation's metrics belong to the trigger."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        metrics.clear_default_dimensions()
-        metrics.set_default_dimensions(ActionGroup="trigger")
