@@ -58,9 +58,10 @@ class Console:
     def on_event(self, event: StreamEvent) -> None:
         if event.type == "chunk":
             text = clean(event.text)
-            self.out.write(text)
-            self.out.flush()
-            self._line_open = bool(text) and not text.endswith("\n")
+            if text:  # a chunk that was only control characters changes nothing
+                self.out.write(text)
+                self.out.flush()
+                self._line_open = not text.endswith("\n")
             return
         if event.type == "failure":
             self.note(f"! agent failure: {one_line(event.text or '', 500)}")

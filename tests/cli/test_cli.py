@@ -527,3 +527,13 @@ def test_drill_usage_errors_keep_their_exit_code(monkeypatch):
     fake.main = main
     monkeypatch.setitem(sys.modules, "opsagent_sim.drill", fake)
     assert Run()("drill", "--bogus") == 2
+
+
+def test_a_chunk_of_only_control_characters_does_not_lose_the_open_line():
+    run = Run(
+        ScriptedAgentRuntime(
+            [ev.chunk("partial"), ev.chunk("\x1b[0m"), ev.stream_error("internalServerException", "boom")]
+        )
+    )
+    assert run("ask", *IDS, "q") == 3
+    assert run.stdout == "partial\n"  # the error note does not start on the answer's line
