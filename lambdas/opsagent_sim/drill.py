@@ -39,7 +39,6 @@ import socket
 import sys
 import time
 import uuid
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -386,9 +385,6 @@ def _reset_caches() -> None:
 
 def quiet_logging() -> None:
     """The report is the output: no request logs from the emulators, only warnings from OpsAgent."""
-    # Each action-group module sets its metrics default dimension on import; importing all four in
-    # one process (what the trigger does) makes Powertools warn about the overwrite.
-    warnings.filterwarnings("ignore", message="Dimension .* has already been added")
     for name in ("werkzeug", "moto", "botocore", "urllib3", "opsagent_sim"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
