@@ -532,7 +532,7 @@ def test_drill_usage_errors_keep_their_exit_code(monkeypatch):
 def test_a_chunk_of_only_control_characters_does_not_lose_the_open_line():
     run = Run(
         ScriptedAgentRuntime(
-            [ev.chunk("partial"), ev.chunk("\x1b[0m"), ev.stream_error("internalServerException", "boom")]
+            [ev.chunk("partial"), ev.chunk("\x1b\x07\r"), ev.stream_error("internalServerException", "boom")]
         )
     )
     assert run("ask", *IDS, "q") == 3
