@@ -159,18 +159,12 @@ class ApiInvocation(BaseModel):
     invocation_type: str | None = Field(default=None, description="USER_CONFIRMATION, RESULT, ...")
 
 
-class ConfirmationRequest(BaseModel):
-    """The agent asks before running a mutation. The top-level fields describe the first (usually
-    only) invocation; ``parameters`` merges path/query parameters and request-body properties."""
+class ConfirmationRequest(ApiInvocation):
+    """The agent asks before running a mutation. The inherited fields describe the first (usually
+    only) invocation, except that ``parameters`` merges its path/query parameters and request-body
+    properties."""
 
     invocation_id: str
-    action_group: str
-    api_path: str
-    http_method: str
-    operation: str | None = None
-    parameters: dict[str, str] = Field(default_factory=dict)
-    request_body: dict[str, str] = Field(default_factory=dict)
-    invocation_type: str | None = None
     inputs: list[ApiInvocation] = Field(default_factory=list, description="all invocations (1-5)")
 
 
