@@ -9,9 +9,10 @@ import os
 from functools import cache
 from typing import Any
 
-# botocore logs every response body at DEBUG (SecretString included): never let a DEBUG log level
-# for the function print credentials.
-logging.getLogger("botocore.parsers").setLevel(logging.INFO)
+# At DEBUG botocore logs every response body (SecretString included) and the signed request headers
+# (the session token): never let a DEBUG log level for the function print credentials.
+for _name in ("botocore.parsers", "botocore.endpoint", "botocore.auth"):
+    logging.getLogger(_name).setLevel(logging.INFO)
 
 
 @cache
