@@ -13,7 +13,7 @@ identity policies (``aws_iam_role_policy`` -> ``aws_iam_policy_document``)
 trust policies (``aws_iam_role.assume_role_policy``)
   * service principals only; the Bedrock role is bound to this account (``aws:SourceAccount``) and
     to agents (``aws:SourceArn``).
-resource policies (``aws_kms_key.policy`` inline, ``aws_sqs_queue_policy``)
+resource policies (``aws_kms_key.policy`` inline, ``aws_sqs_queue_policy``, ``aws_s3_bucket_policy``)
   * an ``Allow`` to a service principal has a condition (source ARN/account, encryption context,
     via-service); an ``Allow`` to an AWS principal never uses ``"*"``.
 
@@ -173,10 +173,9 @@ class StackPolicies:
         resource: dict[str, list[PolicyStatement]] = {}
         for name, block in res.get("aws_kms_key", {}).items():
             resource[f"aws_kms_key.{name}"] = resolve(block["policy"], f"aws_kms_key.{name}")
-        for name, block in res.get("aws_sqs_queue_policy", {}).items():
-            resource[f"aws_sqs_queue_policy.{name}"] = resolve(
-                block["policy"], f"aws_sqs_queue_policy.{name}"
-            )
+        for rtype in ("aws_sqs_queue_policy", "aws_s3_bucket_policy"):
+            for name, block in res.get(rtype, {}).items():
+                resource[f"{rtype}.{name}"] = resolve(block["policy"], f"{rtype}.{name}")
         managed = [
             f"{t}.{n}"
             for t in ("aws_iam_role_policy_attachment", "aws_iam_policy", "aws_iam_policy_attachment")

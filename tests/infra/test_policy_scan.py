@@ -106,6 +106,20 @@ def test_resource_policy_rules():
     assert rules(scan(_stack(kms_policy=kms))) == ["no-anonymous-allow", "service-needs-condition"]
 
 
+def test_bucket_policies_are_scanned():
+    public = {
+        "Statement": [
+            {"Sid": "Public", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"},
+            {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"},
+        ]
+    }
+    extra = {"aws_s3_bucket_policy": {"b": {"bucket": "x", "policy": json.dumps(public)}}}
+    findings = scan(_stack(extra_resources=extra))
+    assert [(f.policy, f.sid, f.rule) for f in findings] == [
+        ("resource:aws_s3_bucket_policy.b", "Public", "no-anonymous-allow")
+    ]
+
+
 def test_managed_policies_are_found():
     extra = {
         "aws_iam_role_policy_attachment": {"admin": {"role": "r", "policy_arn": "arn:aws:iam::aws:policy/X"}}
