@@ -264,8 +264,9 @@ class OpsAgentStack(TerraformStack):
                 region=b.region or self.config.region,
                 encrypt=True,
                 kms_key_id=b.kms_key_id,
-                use_lockfile=True,
             )
+            # Native S3 state locking (Terraform >= 1.10): cdktf 0.21's S3Backend has no argument for it.
+            self.add_override("terraform.backend.s3.use_lockfile", True)
         else:
             # Relative to cdktf.out/stacks/<stack>/ (terraform -chdir): the state lives outside
             # cdktf.out, so `make clean` or a re-synth can never delete it (*.tfstate* is git-ignored).
