@@ -5,6 +5,7 @@ and checkov), and the least-privilege execution role every function gets."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cdktf import TerraformResource
@@ -81,10 +82,14 @@ def checkov_skip(resource: TerraformResource, check_id: str, reason: str) -> Non
     resource.add_override(f"//.checkov_{check_id}", f"checkov:skip={check_id}:{reason}")
 
 
-def policy_document(scope: Construct, id_: str, statements: list[Statement]) -> DataAwsIamPolicyDocument:
+def _check_sids(where: str, statements: list[Statement]) -> None:
     sids = [s.sid for s in statements]
     if len(set(sids)) != len(sids):
-        raise ValueError(f"duplicate statement ids in {id_}: {sids}")
+        raise ValueError(f"duplicate statement ids in {where}: {sids}")
+
+
+def policy_document(scope: Construct, id_: str, statements: list[Statement]) -> DataAwsIamPolicyDocument:
+    _check_sids(id_, statements)
     return DataAwsIamPolicyDocument(scope, id_, statement=[s.render() for s in statements])
 
 
@@ -123,10 +128,19 @@ class ServiceRole(Construct):
             assume_role_policy=trust.json,
             max_session_duration=3600,
         )
-        self.document = policy_document(self, "permissions", spec.statements)
+        self.statements = list(spec.statements)
+        self.document = policy_document(self, "permissions", self.statements)
         self.policy = IamRolePolicy(
             self, "policy", name="least-privilege", role=self.role.id, policy=self.document.json
         )
+
+    def add_statements(self, statements: Sequence[Statement]) -> None:
+        """Extend the role's one inline policy (for grants on resources created after the role, e.g.
+        the agent's ``bedrock:Retrieve`` on a knowledge base that needs the agent's id)."""
+        merged = [*self.statements, *statements]
+        _check_sids(self.node.path, merged)
+        self.statements = merged
+        self.document.put_statement([s.render() for s in merged])
 
     @property
     def arn(self) -> str:
