@@ -275,7 +275,7 @@ def test_confirm_mode_confirms_within_policy_and_links_the_result(
 
 @pytest.mark.parametrize(
     ("replicas", "namespace", "why"),
-    [("50", "shop", "outside"), ("5", "kube-system", "protected"), ("5", "payments", "not in the allowed")],
+    [("50", "shop", "ceiling"), ("5", "kube-system", "protected"), ("5", "payments", "not allowed")],
 )
 def test_confirm_mode_still_denies_what_the_policy_refuses(
     tables, alarm, settings_factory, monkeypatch, replicas, namespace, why
@@ -389,3 +389,140 @@ def test_a_ticket_the_agent_opened_gets_the_rca_instead_of_a_twin(tables, alarm,
         deps.tickets.comments[0][0] == "OPS-AGENT1"
         and "OpsAgent investigation" in deps.tickets.comments[0][1]
     )
+
+
+# --- what already happened survives a Bedrock failure; one decision per change ---------------------
+
+APPLIED = {
+    "outcome": "applied",
+    "namespace": "shop",
+    "deployment": "checkout",
+    "before_replicas": 3,
+    "after_replicas": 5,
+    "message": "scaled 3 -> 5",
+}
+
+
+def scale_call(trace_id: str = "t-2", replicas: str = "5") -> dict:
+    return tool_call(
+        trace_id,
+        "scaling",
+        SCALE_PATH,
+        "post",
+        {"namespace": "shop", "deployment": "checkout"},
+        {"replicas": replicas, "reason": "CPU"},
+    )
+
+
+def return_control_many(*targets: tuple[str, str, str]) -> dict:
+    """One returnControl carrying several scale requests: (namespace, deployment, replicas) each."""
+    inputs = []
+    for namespace, deployment, replicas in targets:
+        item = return_control(replicas, namespace)["returnControl"]["invocationInputs"][0]
+        item["apiInvocationInput"]["parameters"][1]["value"] = deployment
+        inputs.append(item)
+    return {"returnControl": {"invocationId": "inv-many", "invocationInputs": inputs}}
+
+
+def test_a_stream_failure_after_a_confirmed_scale_keeps_the_change_in_the_rca_and_audit(
+    tables, alarm, settings_factory, monkeypatch
+):
+    monkeypatch.setenv("OPSAGENT_POLICY", json.dumps({"allowed_namespaces": ["shop"]}))
+    second = [
+        scale_call(),
+        observation("t-2", APPLIED),
+        usage(500, 40),
+        StreamError("dependencyFailedException", 424),  # the stream breaks after the scale ran
+    ]
+    runtime = FakeRuntime(first_turn(), second)
+    deps = _deps(runtime)
+    out = handle_alarm_event(
+        alarm("single-metric"), settings=_settings(settings_factory, mutation_mode="confirm"), deps=deps
+    )
+    assert (out.produced_by, out.fallback_reason) == ("runbook", "dependency_failed")
+    report, _ = deps.tickets.created[0]
+    scale = [t for t in report.tool_calls if t.operation == "scaleDeployment"]
+    assert len(scale) == 1 and scale[0].source == "agent"  # the partial turn's tool call is evidence
+    (action,) = report.actions_taken
+    assert (action.operation, action.decision, action.evidence) == (
+        "scaleDeployment",
+        "applied",
+        [scale[0].ref],
+    )
+    assert (report.usage.input_tokens, report.usage.output_tokens) == (1700, 190)
+    text = report.to_markdown()
+    assert "### Actions taken" in text and "**applied**" in text
+    trail = AuditTrail(AUDIT_TABLE).for_incident(out.incident_id)
+    confirmed = [r for r in trail if r.operation == "scaleDeployment"]
+    assert len(confirmed) == 1 and confirmed[0].rule == "trigger_confirmed"
+    assert "applied" in confirmed[0].detail and confirmed[0].parameters["replicas"] == "5"
+    assert "scaleDeployment applied" in trail[-1].after["actions"]
+
+
+def test_a_confirmed_change_whose_result_never_arrived_is_reported_as_unknown(
+    tables, alarm, settings_factory, monkeypatch
+):
+    monkeypatch.setenv("OPSAGENT_POLICY", json.dumps({"allowed_namespaces": ["shop"]}))
+    runtime = FakeRuntime(first_turn(), [scale_call(), ReadTimeoutError("Read timeout on endpoint URL")])
+    deps = _deps(runtime)
+    out = handle_alarm_event(
+        alarm("single-metric"), settings=_settings(settings_factory, mutation_mode="confirm"), deps=deps
+    )
+    assert out.fallback_reason == "timeout"
+    report, _ = deps.tickets.created[0]
+    (action,) = report.actions_taken
+    assert action.decision == "confirmed" and "outcome unknown" in action.detail
+    assert any("outcome unknown" in g for g in report.gaps)
+    trail = AuditTrail(AUDIT_TABLE).for_incident(out.incident_id)
+    (rec,) = [r for r in trail if r.operation == "scaleDeployment"]
+    assert rec.rule == "trigger_confirmed" and "outcome unknown" in rec.detail
+
+
+def test_a_denied_request_survives_a_later_failure(tables, alarm, settings_factory):
+    runtime = FakeRuntime(first_turn(), [chunk("thinking"), StreamError("internalServerException", 500)])
+    deps = _deps(runtime)
+    out = handle_alarm_event(alarm("single-metric"), settings=_settings(settings_factory), deps=deps)
+    assert out.fallback_reason == "internal"
+    report, _ = deps.tickets.created[0]
+    denied = [p for p in report.proposals if p.status == "denied"]
+    assert len(denied) == 1 and denied[0].parameters["replicas"] == "5"
+    trail = AuditTrail(AUDIT_TABLE).for_incident(out.incident_id)
+    assert [r.rule for r in trail if r.operation == "scaleDeployment"] == ["trigger_mutation_mode"]
+
+
+def test_each_change_of_a_multi_change_confirmation_is_judged_on_its_own(
+    tables, alarm, settings_factory, monkeypatch
+):
+    monkeypatch.setenv("OPSAGENT_POLICY", json.dumps({"allowed_namespaces": ["shop"]}))
+    many = return_control_many(
+        ("shop", "checkout", "5"), ("kube-system", "coredns", "5"), ("shop", "cart", "50")
+    )
+    runtime = FakeRuntime([many], [scale_call(), observation("t-2", APPLIED), chunk(FINAL_ANSWER)])
+    deps = _deps(runtime)
+    handle_alarm_event(
+        alarm("single-metric"), settings=_settings(settings_factory, mutation_mode="confirm"), deps=deps
+    )
+    results = runtime.requests[1]["sessionState"]["returnControlInvocationResults"]
+    assert [r["apiResult"]["confirmationState"] for r in results] == ["CONFIRM", "DENY", "DENY"]
+    report, _ = deps.tickets.created[0]
+    (action,) = report.actions_taken
+    assert action.parameters["deployment"] == "checkout" and action.decision == "applied"
+    denied = {p.parameters["deployment"]: p.detail for p in report.proposals if p.status == "denied"}
+    assert set(denied) == {"coredns", "cart"}
+    assert "protected" in denied["coredns"] and "ceiling" in denied["cart"]
+
+
+def test_propose_mode_denies_every_change_of_a_multi_change_confirmation(tables, alarm, settings_factory):
+    many = return_control_many(("shop", "checkout", "5"), ("shop", "cart", "4"))
+    runtime = FakeRuntime([many], [chunk(FINAL_ANSWER)])
+    deps = _deps(runtime)
+    out = handle_alarm_event(alarm("single-metric"), settings=_settings(settings_factory), deps=deps)
+    results = runtime.requests[1]["sessionState"]["returnControlInvocationResults"]
+    assert [r["apiResult"]["confirmationState"] for r in results] == ["DENY", "DENY"]
+    report, _ = deps.tickets.created[0]
+    assert sorted(p.parameters["deployment"] for p in report.proposals if p.status == "denied") == [
+        "cart",
+        "checkout",
+    ]
+    trail = AuditTrail(AUDIT_TABLE).for_incident(out.incident_id)
+    assert len([r for r in trail if r.operation == "scaleDeployment"]) == 2

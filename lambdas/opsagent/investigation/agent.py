@@ -11,8 +11,14 @@ by configuration:
   policy's request-level rules (protected / allowed namespaces, replica floor and ceiling) allow it;
   the operation re-checks the full policy (step, cooldown, budget, HPA, opt-out) anyway.
 
+A returnControl may carry several changes (1-5 invocations): each one is judged on its own and
+answered with its own CONFIRM/DENY.
+
 :class:`~opsagent.agent_runtime.AgentUnavailable` propagates to the caller, which falls back to the
-runbook investigation.
+runbook investigation. What happened before it is never lost: the caller passes an
+:class:`AgentProgress` that holds every decision taken (confirmed changes, denied requests) and the
+token usage, and the tool calls of a turn that broke mid-stream (``partial_turn``: a confirmed scale
+may already have run) are recorded as evidence and linked to their change before the error propagates.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from opsagent.agent_runtime import AgentUnavailable
 from opsagent.investigation.alarm import AlarmFacts
 from opsagent.investigation.analysis import analyze, next_steps
 from opsagent.investigation.config import TriggerSettings
@@ -96,24 +104,18 @@ def build_prompt(facts: AlarmFacts, evidence: list[ToolResult], settings: Trigge
 
 
 def _tool_result_from_call(call: Any) -> ToolResult:
-    group = str(getattr(call, "action_group", "") or "")
-    path = str(getattr(call, "api_path", "") or "")
-    spec = spec_for_route(group, path)
-    params = getattr(call, "parameters", None) or {}
-    if isinstance(params, list):  # trace shape [{"name","type","value"}]
-        params = {p.get("name"): p.get("value") for p in params if isinstance(p, dict)}
-    params = {**dict(params), **dict(getattr(call, "request_body", None) or {})}
-    text = getattr(call, "observation_text", None) or ""
-    status = _status_from_text(text)
+    """An agent trace's tool call (:class:`opsagent.agent_runtime.ToolCall`) as evidence."""
+    spec = spec_for_route(call.action_group, call.api_path)
+    text = call.observation_text or ""
     return ToolResult(
         ref="T?",
-        operation=getattr(call, "operation", None) or (spec.operation_id if spec else None),
-        action_group=group or "unknown",
-        api_path=path,
-        parameters={str(k): str(v) for k, v in dict(params).items()},
+        operation=call.operation or (spec.operation_id if spec else None),
+        action_group=call.action_group or "unknown",
+        api_path=call.api_path,
+        parameters={**call.parameters, **call.request_body},
         source="agent",
-        status=status,
-        text=str(text)[:8000],
+        status=_status_from_text(text),
+        text=text[:8000],
     )
 
 
@@ -131,38 +133,96 @@ def _status_from_text(text: str) -> int | None:
 
 
 def _policy_allows(params: dict[str, str]) -> tuple[bool, str]:
-    """Request-level policy rules (no I/O); the operation enforces the full policy."""
+    """The scaling policy's request-level rules (1-4: protected / allowed namespace, floor, ceiling;
+    no I/O). The operation enforces the full policy when it runs."""
     try:
-        from opsagent.scaling.policy import load_policy
+        from opsagent.scaling.policy import evaluate, load_policy
 
         policy = load_policy()
     except Exception as exc:
         return False, f"scaling policy unavailable: {type(exc).__name__}"
-    ns = params.get("namespace", "")
-    if ns in policy.protected:
-        return False, f"namespace {ns} is protected"
-    allowed = list(getattr(policy, "allowed_namespaces", []) or [])
-    if ns not in allowed:
-        return False, f"namespace {ns} is not in the allowed namespaces"
     try:
         replicas = int(params.get("replicas", ""))
     except ValueError:
         return False, "replicas missing or not an integer"
-    lo, hi = getattr(policy, "min_replicas", 1), getattr(policy, "max_replicas", 10)
-    if not lo <= replicas <= hi:
-        return False, f"replicas {replicas} outside [{lo}, {hi}]"
-    return True, "request-level policy rules pass"
+    decision = evaluate(policy, params.get("namespace", ""), params.get("deployment", ""), replicas)
+    return decision.allowed, decision.reason if not decision.allowed else "request-level policy rules pass"
 
 
-def _confirmation_params(req: Any) -> dict[str, str]:
-    params = getattr(req, "parameters", None) or {}
-    if isinstance(params, list):
-        params = {p.get("name"): p.get("value") for p in params if isinstance(p, dict)}
-    out = {str(k): str(v) for k, v in dict(params).items()}
-    body = getattr(req, "request_body", None) or getattr(req, "body", None)
-    if isinstance(body, dict):
-        out.update({str(k): str(v) for k, v in body.items()})
-    return out
+UNKNOWN_OUTCOME = (
+    "outcome unknown: the agent's stream broke before its result arrived; check the deployment "
+    "and the audit trail"
+)
+
+
+@dataclass
+class AgentProgress:
+    """What the agent path decided and spent so far. The caller owns it, so it survives an
+    exception (AgentUnavailable or a bug) and goes into the fallback report."""
+
+    actions: list[ActionTaken] = field(default_factory=list)
+    proposals: list[Proposal] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    gaps: list[str] = field(default_factory=list)
+    decisions: int = 0
+    pending: list[ActionTaken] = field(default_factory=list, repr=False)
+
+    def settle(self, results: list[ToolResult]) -> None:
+        """Link confirmed changes to the tool calls that carried them out (same operation and target)."""
+        used: set[str] = set()
+        for action in list(self.pending):
+            done = next(
+                (r for r in results if r.ref not in used and _carries(r, action)),
+                None,
+            )
+            if done is None:
+                continue
+            used.add(done.ref)
+            action.evidence = [done.ref]
+            if done.status is None:  # called, but its answer is not in the trace (yet)
+                continue
+            self.pending.remove(action)
+            body = done.body()
+            body = body if isinstance(body, dict) else {}
+            if body.get("error") == "policy_refused":
+                action.decision, action.detail = "refused", str(body.get("message", ""))[:300]
+            elif done.ok and body.get("outcome", "applied") == "applied":
+                action.decision = "applied"
+            elif done.ok:
+                action.decision, action.detail = "recorded", f"outcome {str(body.get('outcome'))[:40]}"
+            else:
+                action.decision = "failed"
+                action.detail = f"HTTP {done.status}: {str(body.get('message', done.text))[:280]}"
+
+    def abandon(self, why: str) -> None:
+        """Confirmed changes whose result never showed up."""
+        for action in self.pending:
+            action.detail = f"{action.detail}; {why}" if action.detail else why
+            self.gaps.append(f"{action.operation} {_target(action.parameters)} was confirmed; {why}")
+        self.pending.clear()
+
+
+def _target(params: dict[str, str]) -> str:
+    return "/".join(params[k] for k in ("namespace", "deployment", "ticket_id") if params.get(k)) or "-"
+
+
+def _carries(result: ToolResult, action: ActionTaken) -> bool:
+    if result.source != "agent" or result.operation != action.operation:
+        return False
+    return all(
+        result.parameters.get(k) == v
+        for k, v in action.parameters.items()
+        if k in ("namespace", "deployment", "ticket_id", "replicas") and k in result.parameters
+    )
+
+
+def _decide(operation: str, params: dict[str, str], settings: TriggerSettings) -> tuple[bool, str]:
+    cfg = settings.config
+    if cfg.mutation_mode != "confirm":
+        return False, f"mutation_mode={cfg.mutation_mode}: proposals only"
+    if operation not in cfg.confirm_operations:
+        return False, f"{operation} is not in confirm_operations"
+    return _policy_allows(params) if operation == "scaleDeployment" else (True, "configured")
 
 
 def parse_answer(text: str) -> dict[str, Any]:
@@ -196,9 +256,12 @@ def investigate_with_agent(
     *,
     session_factory: SessionFactory = default_session_factory,
     client: Any = None,
+    progress: AgentProgress | None = None,
 ) -> RcaReport:
-    """Raises AgentUnavailable (from the session) when Bedrock cannot be used."""
+    """Raises AgentUnavailable (from the session) when Bedrock cannot be used; ``progress`` then
+    holds the decisions taken and ``runner`` the tool calls seen, the broken turn's included."""
     cfg = settings.config
+    progress = progress if progress is not None else AgentProgress()
     evidence = list(runner.results)
     kwargs: dict[str, Any] = {
         "agent_id": settings.agent_id,
@@ -209,41 +272,43 @@ def investigate_with_agent(
     }
     if client is not None:
         kwargs["client"] = client
-    session = session_factory(**kwargs)
-    usage = Usage()
-    actions: list[ActionTaken] = []
-    proposals: list[Proposal] = []
-    gaps: list[str] = []
 
     def absorb(turn: Any) -> None:
-        for call in getattr(turn, "tool_calls", None) or []:
+        start = len(runner.results)
+        for call in turn.tool_calls:
             runner.record(_tool_result_from_call(call))
-        u = getattr(turn, "usage", None)
-        if u is not None:
-            usage.input_tokens += int(getattr(u, "input_tokens", 0) or 0)
-            usage.output_tokens += int(getattr(u, "output_tokens", 0) or 0)
+        progress.usage.input_tokens += turn.usage.input_tokens
+        progress.usage.output_tokens += turn.usage.output_tokens
+        progress.settle(runner.results[start:])
 
-    turn = session.ask(build_prompt(facts, evidence, settings))
-    absorb(turn)
-    answered = 0
-    while getattr(turn, "pending_confirmation", None) is not None:
-        req = turn.pending_confirmation
-        spec = spec_for_route(str(getattr(req, "action_group", "")), str(getattr(req, "api_path", "")))
-        operation = spec.operation_id if spec else str(getattr(req, "api_path", "unknown"))
-        params = _confirmation_params(req)
-        if answered >= cfg.max_confirmations:
-            gaps.append(f"agent asked to run {operation} again after {answered} confirmations; stopped")
-            confirm, why = False, f"max_confirmations={cfg.max_confirmations} reached"
-        elif cfg.mutation_mode == "confirm" and operation in cfg.confirm_operations:
-            confirm, why = _policy_allows(params) if operation == "scaleDeployment" else (True, "configured")
-        else:
-            confirm, why = False, f"mutation_mode={cfg.mutation_mode}: proposals only"
-        if confirm:
-            actions.append(
-                ActionTaken(operation=operation, parameters=params, decision="confirmed", detail=why)
+    def play(send: Callable[..., Any], *args: Any) -> Any:
+        try:
+            turn = send(*args)
+        except AgentUnavailable as exc:
+            if exc.partial_turn is not None:  # tools may have run before the stream broke
+                absorb(exc.partial_turn)
+            raise
+        absorb(turn)
+        return turn
+
+    def judge(item: Any) -> bool:
+        spec = spec_for_route(item.action_group, item.api_path)
+        operation = item.operation or (spec.operation_id if spec else "unknown")
+        params = {str(k): str(v)[:300] for k, v in {**item.parameters, **item.request_body}.items()}
+        if progress.decisions >= cfg.max_confirmations:
+            progress.gaps.append(
+                f"agent asked to run {operation} again after {progress.decisions} confirmations; stopped"
             )
+            confirm, why = False, f"max_confirmations={cfg.max_confirmations} reached"
         else:
-            proposals.append(
+            confirm, why = _decide(operation, params, settings)
+        progress.decisions += 1
+        if confirm:
+            action = ActionTaken(operation=operation, parameters=params, decision="confirmed", detail=why)
+            progress.actions.append(action)
+            progress.pending.append(action)
+        else:
+            progress.proposals.append(
                 Proposal(
                     operation=operation,
                     parameters=params,
@@ -252,25 +317,24 @@ def investigate_with_agent(
                     detail=f"requested by the agent; denied by the trigger ({why})",
                 )
             )
-        answered += 1
-        before = len(runner.results)
-        turn = session.answer_confirmation(req, confirm=confirm)
-        absorb(turn)
-        if confirm:
-            # Link the action to the tool call that carried it out (its body says applied/refused).
-            done = [r for r in runner.results[before:] if r.operation == operation]
-            if done:
-                actions[-1].evidence = [done[-1].ref]
-                body = done[-1].body()
-                if isinstance(body, dict) and body.get("error") == "policy_refused":
-                    actions[-1].decision = "refused"
-                    actions[-1].detail = str(body.get("message", ""))[:300]
-                elif done[-1].ok:
-                    actions[-1].decision = "applied"
-        if answered > cfg.max_confirmations:
-            break
+        return confirm
 
-    text = str(getattr(turn, "text", "") or "")
+    try:
+        session = session_factory(**kwargs)
+        turn = play(session.ask, build_prompt(facts, evidence, settings))
+        while turn.pending_confirmation is not None:
+            request = turn.pending_confirmation
+            decisions = [judge(item) for item in request.inputs or [request]]  # one per change
+            turn = play(session.answer_confirmation, request, decisions)
+            if progress.decisions > cfg.max_confirmations:
+                break
+    except BaseException:
+        progress.abandon(UNKNOWN_OUTCOME)
+        raise
+    progress.abandon("no result for it in the agent's trace")
+    actions, proposals, usage, gaps = progress.actions, progress.proposals, progress.usage, progress.gaps
+
+    text = turn.text or ""
     data = parse_answer(text)
     results = runner.results
     findings = [

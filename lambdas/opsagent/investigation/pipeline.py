@@ -388,9 +388,15 @@ def _lead(
         "not_configured",
         "no agent id/alias configured (OPSAGENT_AGENT_ID, OPSAGENT_AGENT_ALIAS_ID)",
     )
+    progress = None
     if settings.agent_configured:
-        from opsagent.investigation.agent import default_session_factory, investigate_with_agent
+        from opsagent.investigation.agent import (
+            AgentProgress,
+            default_session_factory,
+            investigate_with_agent,
+        )
 
+        progress = AgentProgress()  # survives a failure: changes confirmed/denied before it, tokens
         try:
             report = investigate_with_agent(
                 facts,
@@ -398,6 +404,7 @@ def _lead(
                 settings,
                 session_factory=deps.session_factory or default_session_factory,
                 client=deps.agent_client,
+                progress=progress,
             )
         except OpsAgentError as exc:
             reason = str(getattr(exc, "reason", None) or exc.code)
@@ -420,6 +427,11 @@ def _lead(
             report.gaps.append(
                 f"the agent made {len(agent_calls)} tool call(s) before failing; kept as evidence"
             )
+        if progress is not None:  # what the agent already did or asked for is part of the record
+            report.actions_taken = [*progress.actions, *report.actions_taken]
+            report.proposals = [*progress.proposals, *report.proposals]
+            report.usage = progress.usage
+            report.gaps += progress.gaps
     report.gaps = pre_gaps + report.gaps
     report.session_id = ctx.session_id
     report.evidence_chars = cfg.step_evidence_chars
@@ -471,7 +483,21 @@ def _record_report(
     deduplicated: bool,
     duration_ms: int,
 ) -> None:
-    """The audit trail of the investigation: denied/proposed mutations, then the RCA itself."""
+    """The audit trail of the investigation: changes the trigger confirmed, denied/proposed
+    mutations, then the RCA itself."""
+    for a in report.actions_taken:
+        if deps.audit is None:
+            break
+        refs = f" [{', '.join(a.evidence)}]" if a.evidence else ""
+        deps.audit.record(
+            ctx,
+            a.operation,
+            dict(a.parameters),
+            "recorded",
+            rule="trigger_confirmed",
+            detail=f"confirmed by the trigger (mutation_mode=confirm); result: {a.decision}{refs}"
+            + (f"; {a.detail}" if a.detail else ""),
+        )
     for p in report.proposals:
         _audit_op = p.operation if len(p.operation) <= 64 else "unknown"
         if deps.audit is None:

@@ -174,10 +174,10 @@ def render_markdown(report: RcaReport, *, max_chars: int = 12_000, excerpt_chars
         body += [f"- {step}" for step in report.next_steps]
     body += ["", "### Gaps in the evidence"]
     body += [f"- {g}" for g in report.gaps] or ["- none noted"]
-    if report.model_used:
+    if report.model_used or report.usage.total:
         body += ["", f"Token usage: {report.usage.input_tokens} in / {report.usage.output_tokens} out"]
-        if report.answer:
-            body += ["", "### Agent answer", _clip(report.answer, 3000)]
+    if report.model_used and report.answer:
+        body += ["", "### Agent answer", _clip(report.answer, 3000)]
 
     blocks = []
     for t in report.tool_calls:
