@@ -176,21 +176,118 @@ class TriggerConfig(_Strict):
         return {"mutation_mode": self.mutation_mode, **self.settings}
 
 
+_VPC_ENDPOINT = re.compile(r"^vpce-[0-9a-f]{8,17}$")
+_SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8,17}$")
+# Settings of a knowledge base the stack creates (meaningless for an existing one).
+KB_CREATE_ONLY = (
+    "standby_replicas",
+    "private_network",
+    "vpc_endpoint_ids",
+    "subnet_ids",
+    "security_group_ids",
+)
+
+
 class KnowledgeBaseConfig(_Strict):
+    """The runbook knowledge base the agent searches (``knowledge_base/runbooks``).
+
+    * ``enabled: false`` (default): no knowledge base; the agent works from its instruction and tools.
+    * ``enabled: true`` without ``knowledge_base_id``: the stack **creates** it
+      (``opsagent_infra.knowledge_base.RunbookKnowledgeBase``: S3 documents bucket, OpenSearch
+      Serverless vector collection + policies, index bootstrap Lambda, Bedrock knowledge base, S3 data
+      source, agent association). The collection bills an OCU floor even when idle (see infra/README.md).
+    * ``enabled: true`` with ``knowledge_base_id``: associate an **existing** knowledge base; nothing
+      else is created, and the settings below that shape a created one must be left unset.
+    """
+
     enabled: bool = False
-    knowledge_base_id: str | None = Field(default=None, pattern=r"^[0-9a-zA-Z]{10}$")
-    description: str = Field(
-        default="Runbooks for EKS incidents: symptoms, diagnostic steps (action-group calls) and "
-        "safe remedies.",
+    knowledge_base_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-zA-Z]{10}$",
+        description="An existing knowledge base to associate instead of creating one",
+    )
+    description: str | None = Field(
+        default=None,
         min_length=1,
         max_length=200,
+        description="What the agent is told about the knowledge base (when to search it); default: "
+        "opsagent_infra.knowledge_base.ASSOCIATION_DESCRIPTION",
+    )
+    standby_replicas: bool = Field(
+        default=True,
+        description="OpenSearch Serverless standby replicas (redundancy: twice the OCU floor); false for "
+        "dev/test",
+    )
+    private_network: bool = Field(
+        default=False,
+        description="Collection reachable only from vpc_endpoint_ids and Bedrock (not the public endpoint); "
+        "the index bootstrap Lambda then runs in subnet_ids with security_group_ids",
+    )
+    vpc_endpoint_ids: list[str] = Field(
+        default_factory=list,
+        description="OpenSearch Serverless VPC endpoint ids (vpce-...), private_network only",
+    )
+    subnet_ids: list[str] = Field(
+        default_factory=list,
+        description="Subnets of the index bootstrap Lambda (must reach a VPC endpoint), private_network only",
+    )
+    security_group_ids: list[str] = Field(
+        default_factory=list,
+        description="Security groups of the index bootstrap Lambda, private_network only",
     )
 
+    @field_validator("vpc_endpoint_ids", "subnet_ids", "security_group_ids")
+    @classmethod
+    def _ids(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        pattern, example = {
+            "vpc_endpoint_ids": (_VPC_ENDPOINT, "vpce-0123456789abcdef0"),
+            "subnet_ids": (_SUBNET, "subnet-0123456789abcdef0"),
+            "security_group_ids": (_SECURITY_GROUP, "sg-0123456789abcdef0"),
+        }[info.field_name]
+        bad = [v for v in value if not pattern.match(v)]
+        if bad:
+            raise ValueError(f"not valid ids (e.g. {example}): {bad}")
+        if len(set(value)) != len(value):
+            raise ValueError("duplicate ids")
+        return value
+
     @model_validator(mode="after")
-    def _id_when_enabled(self) -> KnowledgeBaseConfig:
-        if self.enabled and not self.knowledge_base_id:
-            raise ValueError("knowledge_base_id is required when the knowledge base is enabled")
+    def _consistent(self) -> KnowledgeBaseConfig:
+        if self.knowledge_base_id:
+            create_only = sorted(set(KB_CREATE_ONLY) & self.model_fields_set)
+            if create_only:
+                raise ValueError(
+                    f"{', '.join(create_only)} only apply when the stack creates the knowledge base; with "
+                    "knowledge_base_id (an existing knowledge base) remove them, or remove knowledge_base_id "
+                    "to have the stack create one"
+                )
+            return self
+        if self.private_network:
+            missing = [
+                f"{name} ({what})"
+                for name, what in (
+                    (
+                        "vpc_endpoint_ids",
+                        "the OpenSearch Serverless VPC endpoints allowed to reach the collection",
+                    ),
+                    ("subnet_ids", "where the index bootstrap Lambda runs; they must reach those endpoints"),
+                    ("security_group_ids", "of the index bootstrap Lambda; Lambda requires at least one"),
+                )
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError("private_network: true needs " + "; ".join(missing))
+        else:
+            stray = [n for n in ("vpc_endpoint_ids", "subnet_ids", "security_group_ids") if getattr(self, n)]
+            if stray:
+                raise ValueError(f"{', '.join(stray)} are only used with private_network: true")
         return self
+
+    @property
+    def creates(self) -> bool:
+        """True when the stack creates the knowledge base (enabled, no existing id)."""
+        return self.enabled and not self.knowledge_base_id
 
 
 class AgentConfig(_Strict):

@@ -17,10 +17,12 @@ from opsagent_infra.constructs.eks_access import EksReader, EksScaler
 from opsagent_infra.constructs.function import OpsAgentFunction
 from opsagent_infra.constructs.trigger import AlarmTrigger, DeadLetterQueue
 from opsagent_infra.iam import Statement
+from opsagent_infra.knowledge_base import ASSOCIATION_DESCRIPTION, RunbookKnowledgeBase
 from opsagent_infra.naming import Arns, Names
-from opsagent_infra.packaging import ACTION_GROUP_FUNCTIONS
+from opsagent_infra.packaging import ACTION_GROUP_FUNCTIONS, VECTOR_INDEX
 
 SCHEMAS_DIR = REPO_ROOT / "schemas"
+RUNBOOKS_DIR = REPO_ROOT / "knowledge_base" / "runbooks"
 LOCAL_STATE_DIR = "../../../.terraform-state"
 API_LIMIT = 11  # Bedrock: APIs per agent, all action groups together
 
@@ -149,6 +151,10 @@ class OpsAgentStack(TerraformStack):
                 schema_path=SCHEMAS_DIR / f"{group}.json",
                 function=fn,
             )
+        # --- knowledge base (before the alias: the alias snapshots the association) ---------------
+        self.knowledge_base: RunbookKnowledgeBase | None = None
+        if config.knowledge_base.enabled:
+            self._knowledge_base(manifest, partition=partition, account=account)
         alias = agent.add_alias(list(self.action_groups.values()))
 
         # --- alarm trigger ----------------------------------------------------------------------
@@ -215,6 +221,65 @@ class OpsAgentStack(TerraformStack):
         self._outputs()
 
     # ------------------------------------------------------------------------------------------
+    def _knowledge_base(self, manifest: dict, *, partition: str, account: str) -> None:
+        """``knowledge_base.enabled``: create the runbook knowledge base (no ``knowledge_base_id``) or
+        associate an existing one; either way the agent role may Retrieve from it, and the alias waits
+        for the association and carries the knowledge base id (see constructs/agent.py)."""
+        cfg = self.config
+        kb_cfg = cfg.knowledge_base
+        description = kb_cfg.description or ASSOCIATION_DESCRIPTION
+        if kb_cfg.knowledge_base_id:  # an existing knowledge base: associate it, create nothing else
+            kb_id = kb_cfg.knowledge_base_id
+            self.agent.use_knowledge_base(
+                kb_id,
+                description=description,
+                statements=[
+                    Statement(
+                        sid="RetrieveRunbooks",
+                        actions=("bedrock:Retrieve",),
+                        resources=(self.arns.bedrock(f"knowledge-base/{kb_id}"),),
+                    )
+                ],
+            )
+            TerraformOutput(self, "knowledge_base_id", value=kb_id)
+            return
+        try:
+            index_zip = manifest["functions"][VECTOR_INDEX]["zip_path"]
+        except KeyError:
+            raise RuntimeError(
+                f"build/manifest.json has no zip for {VECTOR_INDEX!r} (the knowledge base's index "
+                "bootstrap): run `make build`"
+            ) from None
+        kb = self.knowledge_base = RunbookKnowledgeBase(
+            self,
+            "knowledge-base",
+            name_prefix=cfg.name_prefix,
+            kms_key_arn=self.key.arn,
+            kms_key_id=self.key.key.key_id,
+            runbooks_path=RUNBOOKS_DIR,
+            index_function_zip=index_zip,
+            agent_id=self.agent.agent_id,
+            tags=cfg.tags,
+            private_network=kb_cfg.private_network,
+            vpc_endpoint_ids=kb_cfg.vpc_endpoint_ids,
+            index_function_subnet_ids=kb_cfg.subnet_ids,
+            index_function_security_group_ids=kb_cfg.security_group_ids,
+            standby_replicas=kb_cfg.standby_replicas,
+            log_retention_days=cfg.log_retention_days,
+            region=cfg.region,
+            account_id=account,
+            partition=partition,
+            association_description=description,
+            force_destroy=not cfg.data.deletion_protection,
+        )
+        assert kb.association is not None  # agent_id is given
+        self.agent.use_knowledge_base(
+            kb.knowledge_base_id,
+            description=description,
+            statements=kb.agent_statements,
+            association=kb.association,
+        )
+
     def _function(
         self,
         name: str,

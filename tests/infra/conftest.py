@@ -1,7 +1,9 @@
-"""Infra test fixtures: build the zips once and synthesize the dev stack once per session.
+"""Infra test fixtures: build the zips once and synthesize once per session.
 
-A provider-binding import costs 15-60 s on these machines, so every synth-level test shares one
-``stack`` (the parsed ``cdk.tf.json``) and one ``built`` manifest.
+A provider-binding import costs 15-60 s on these machines (constructing and synthesizing a stack
+takes about a second after that), so one session fixture synthesizes both environments the tests
+need as two stacks of ONE cdktf App: ``dev`` (knowledge base off; ``stack``/``resources``) and
+``KB_ENV`` (``prod``: the stack creates the knowledge base; ``kb_stack``/``kb_resources``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import pytest
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 if str(INFRA) not in sys.path:
     sys.path.insert(0, str(INFRA))
+
+KB_ENV = "prod"  # the committed environment with knowledge_base.enabled (and no existing id)
 
 
 @pytest.fixture(scope="session")
@@ -34,15 +38,20 @@ def manifest(build_dir) -> dict:
 
 
 @pytest.fixture(scope="session")
-def synth_result(build_dir, tmp_path_factory):
-    from opsagent_infra.synth import synth
+def synth_results(build_dir, tmp_path_factory) -> dict:
+    from opsagent_infra.synth import synth_environments
 
-    return synth(
-        "dev",
+    return synth_environments(
+        ["dev", KB_ENV],
         outdir=tmp_path_factory.mktemp("cdktf.out"),
         manifest_path=build_dir / "manifest.json",
         allow_missing_schemas=True,  # test_stack fails loudly on placeholders instead
     )
+
+
+@pytest.fixture(scope="session")
+def synth_result(synth_results):
+    return synth_results["dev"]
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +62,18 @@ def stack(synth_result) -> dict:
 @pytest.fixture(scope="session")
 def resources(stack) -> dict:
     return stack["resource"]
+
+
+@pytest.fixture(scope="session")
+def kb_synth_result(synth_results):
+    return synth_results[KB_ENV]
+
+
+@pytest.fixture(scope="session")
+def kb_stack(kb_synth_result) -> dict:
+    return json.loads(kb_synth_result.tf_json.read_text())
+
+
+@pytest.fixture(scope="session")
+def kb_resources(kb_stack) -> dict:
+    return kb_stack["resource"]

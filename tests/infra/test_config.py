@@ -120,9 +120,87 @@ def test_trigger_settings_are_validated_with_the_trigger_model(tmp_path, dev_doc
     assert "set mutation_mode at trigger.mutation_mode" in _problems(tmp_path, dev_doc)
 
 
-def test_knowledge_base_on_needs_an_id(tmp_path, dev_doc):
-    dev_doc["knowledge_base"] = {"enabled": True}
-    assert "knowledge_base_id is required" in _problems(tmp_path, dev_doc)
+def test_knowledge_base_on_without_an_id_is_created_by_the_stack(tmp_path, dev_doc):
+    dev_doc["knowledge_base"] = {"enabled": True, "standby_replicas": False}
+    kb = load_config("dev", path=_write(tmp_path, dev_doc)).knowledge_base
+    assert kb.creates and kb.knowledge_base_id is None and kb.standby_replicas is False
+    assert (kb.private_network, kb.vpc_endpoint_ids, kb.subnet_ids, kb.security_group_ids) == (
+        False,
+        [],
+        [],
+        [],
+    )
+    dev_doc["knowledge_base"] = {"enabled": True, "knowledge_base_id": "KB12345678"}
+    kb = load_config("dev", path=_write(tmp_path, dev_doc)).knowledge_base
+    assert kb.enabled and not kb.creates
+    assert not load_config("dev").knowledge_base.creates
+
+
+PRIVATE = {
+    "enabled": True,
+    "private_network": True,
+    "vpc_endpoint_ids": ["vpce-0123456789abcdef0"],
+    "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
+    "security_group_ids": ["sg-0123456789abcdef0"],
+}
+
+
+def test_private_network_knowledge_base(tmp_path, dev_doc):
+    dev_doc["knowledge_base"] = PRIVATE
+    kb = load_config("dev", path=_write(tmp_path, dev_doc)).knowledge_base
+    assert kb.private_network and kb.subnet_ids == PRIVATE["subnet_ids"]
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [("vpc_endpoint_ids",), ("subnet_ids",), ("security_group_ids",), ("vpc_endpoint_ids", "subnet_ids")],
+)
+def test_private_network_needs_endpoints_subnets_and_security_groups(tmp_path, dev_doc, missing):
+    dev_doc["knowledge_base"] = {k: v for k, v in PRIVATE.items() if k not in missing}
+    problems = _problems(tmp_path, dev_doc)
+    assert problems.startswith("knowledge_base: private_network: true needs "), problems
+    for name in ("vpc_endpoint_ids", "subnet_ids", "security_group_ids"):
+        assert (f"{name} (" in problems) is (name in missing), problems
+
+
+def test_network_settings_without_private_network_are_refused(tmp_path, dev_doc):
+    dev_doc["knowledge_base"] = {**PRIVATE, "private_network": False}
+    problems = _problems(tmp_path, dev_doc)
+    assert (
+        "vpc_endpoint_ids, subnet_ids, security_group_ids are only used with private_network: true"
+        in problems
+    )
+
+
+def test_malformed_network_ids_are_named(tmp_path, dev_doc):
+    dev_doc["knowledge_base"] = {
+        **PRIVATE,
+        "vpc_endpoint_ids": ["vpc-123"],
+        "subnet_ids": ["subnet-1", "subnet-1"],
+    }
+    problems = _problems(tmp_path, dev_doc)
+    assert (
+        "knowledge_base.vpc_endpoint_ids: not valid ids (e.g. vpce-0123456789abcdef0): ['vpc-123']"
+        in problems
+    )
+    assert "knowledge_base.subnet_ids: not valid ids" in problems
+
+
+def test_existing_knowledge_base_refuses_settings_of_a_created_one(tmp_path, dev_doc):
+    dev_doc["knowledge_base"] = {
+        "enabled": True,
+        "knowledge_base_id": "KB12345678",
+        "standby_replicas": False,
+    }
+    problems = _problems(tmp_path, dev_doc)
+    assert "standby_replicas only apply when the stack creates the knowledge base" in problems
+    dev_doc["knowledge_base"] = {"enabled": True, "knowledge_base_id": "not-an-id"}
+    assert "knowledge_base.knowledge_base_id" in _problems(tmp_path, dev_doc)
+
+
+def test_knowledge_base_description_is_bounded(tmp_path, dev_doc):
+    dev_doc["knowledge_base"] = {"enabled": True, "description": "x" * 201}
+    assert "knowledge_base.description" in _problems(tmp_path, dev_doc)
 
 
 def test_s3_backend_needs_bucket_and_key(tmp_path, dev_doc):

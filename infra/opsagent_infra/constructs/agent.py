@@ -11,10 +11,15 @@ was created with). Mechanism, checked against terraform-provider-aws 6.x
   snapshots the prepared DRAFT into a new numbered version and points the alias at it (the same
   behaviour CloudFormation's AgentAlias relies on; see generative-ai-cdk-constructs PR #1116).
 * The alias ``description`` carries a **release fingerprint**: a SHA-256 over the instruction text,
-  the model, the guardrail version fingerprint, the idle-session TTL, the knowledge base and every
-  action group (name, description, state, schema payload, executor function). Any change to what an
-  agent version snapshots changes the description, which is exactly what triggers that update. An
-  unchanged configuration gives the same fingerprint: no new version, no churn.
+  the model, the guardrail version fingerprint, the idle-session TTL, the knowledge base association
+  (id when known at synth, description, state) and every action group (name, description, state,
+  schema payload, executor function). Any change to what an agent version snapshots changes the
+  description, which is exactly what triggers that update. An unchanged configuration gives the same
+  fingerprint: no new version, no churn.
+* The **knowledge base id** is written into the description as well (``kb <id>``). When the stack
+  creates the knowledge base its id is only known at apply time, so the synth-time fingerprint cannot
+  cover it: Terraform interpolates it, and a replaced knowledge base (new id) changes the description
+  and so moves the alias to a new version that references the new knowledge base.
 * ``depends_on`` the agent, every action group and the KB association: Terraform updates (and, via
   ``prepare_agent``, prepares) all of them before it updates the alias, so the snapshot contains the
   new configuration rather than the old one.
@@ -31,7 +36,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from cdktf import ITerraformDependable
+from cdktf import ITerraformDependable, Token
 from cdktf_cdktf_provider_aws.bedrockagent_agent import (
     BedrockagentAgent,
     BedrockagentAgentGuardrailConfiguration,
@@ -117,15 +122,6 @@ class Agent(Construct):
                 resources=(key.arn,),
             ),
         ]
-        kb = config.knowledge_base
-        if kb.enabled:
-            statements.append(
-                Statement(
-                    sid="RetrieveRunbooks",
-                    actions=("bedrock:Retrieve",),
-                    resources=(arns.bedrock(f"knowledge-base/{kb.knowledge_base_id}"),),
-                )
-            )
         # Confused-deputy protection: only Bedrock acting for an agent of this account and region.
         self.role = ServiceRole(
             self,
@@ -162,18 +158,21 @@ class Agent(Construct):
             depends_on=[self.role.policy],
         )
         self.kb_association: BedrockagentAgentKnowledgeBaseAssociation | None = None
-        if kb.enabled:
-            self.kb_association = BedrockagentAgentKnowledgeBaseAssociation(
-                self,
-                "knowledge-base",
-                agent_id=self.agent.agent_id,
-                agent_version="DRAFT",
-                knowledge_base_id=kb.knowledge_base_id,
-                description=kb.description,
-                knowledge_base_state="ENABLED",
-            )
+        self.knowledge_base_id: str | None = None
+        self._kb_release: dict | None = None
         self.alias: BedrockagentAgentAlias | None = None
         self.release: str | None = None
+
+    def alias_description(self) -> str:
+        """``release <fingerprint>[ kb <knowledge base id>] (...)``; at most 200 characters once
+        Terraform has resolved the id (knowledge base ids are 10 characters)."""
+        kb = f" kb {self.knowledge_base_id}" if self.knowledge_base_id else ""
+        what = (
+            "instruction, schemas, action groups or knowledge base"
+            if kb
+            else "instruction, schemas or action groups"
+        )
+        return f"release {self.release}{kb} (changes when {what} change)"
 
     @property
     def agent_id(self) -> str:
@@ -183,6 +182,46 @@ class Agent(Construct):
     def agent_arn(self) -> str:
         return self.agent.agent_arn
 
+    def use_knowledge_base(
+        self,
+        knowledge_base_id: str,
+        *,
+        description: str,
+        statements: Sequence[Statement],
+        association: BedrockagentAgentKnowledgeBaseAssociation | None = None,
+    ) -> BedrockagentAgentKnowledgeBaseAssociation:
+        """Let the agent search a knowledge base (call before :meth:`add_alias`).
+
+        ``statements`` (``bedrock:Retrieve`` on it) join the agent role's policy. ``association``: the
+        one ``RunbookKnowledgeBase`` created; without it (an existing knowledge base) it is created here.
+        """
+        if self.alias is not None:
+            raise RuntimeError("use_knowledge_base() must come before add_alias()")
+        if self.kb_association is not None:
+            raise RuntimeError("the agent already has a knowledge base")
+        self.role.add_statements(statements)
+        if association is None:
+            association = BedrockagentAgentKnowledgeBaseAssociation(
+                self,
+                "knowledge-base",
+                agent_id=self.agent.agent_id,
+                agent_version="DRAFT",
+                knowledge_base_id=knowledge_base_id,
+                description=description,
+                knowledge_base_state="ENABLED",
+            )
+        self.kb_association = association
+        self.knowledge_base_id = knowledge_base_id
+        literal = not Token.is_unresolved(knowledge_base_id)
+        self._kb_release = {
+            # a created knowledge base's id is a Terraform reference: it goes into the alias description
+            # (resolved at apply) instead of the synth-time hash
+            "id": knowledge_base_id if literal else "created-by-this-stack",
+            "description": description,
+            "state": "ENABLED",
+        }
+        return association
+
     def add_alias(self, action_groups: Sequence) -> BedrockagentAgentAlias:
         """Create the alias once every action group exists (see the module doc for the mechanism)."""
         cfg = self.config
@@ -191,7 +230,7 @@ class Agent(Construct):
             "model": cfg.model.id,
             "guardrail": self.guardrail.fingerprint,
             "idle_session_ttl": cfg.agent.idle_session_ttl_seconds,
-            "knowledge_base": cfg.knowledge_base.model_dump() if cfg.knowledge_base.enabled else None,
+            "knowledge_base": self._kb_release,
             "action_groups": {
                 ag.group: {
                     "description": ag.description,
@@ -210,7 +249,7 @@ class Agent(Construct):
             "alias",
             agent_alias_name=cfg.agent.alias_name,
             agent_id=self.agent.agent_id,
-            description=f"release {self.release} (changes when instruction, schemas or action groups change)",
+            description=self.alias_description(),
             tags={"opsagent:release": self.release},
             depends_on=deps,
         )
