@@ -35,9 +35,31 @@ def test_second_claim_of_the_same_transition_is_a_duplicate(tables, alarm):
 def test_a_released_claim_can_be_retried(tables, alarm):
     store = AlarmStateStore(STATE_TABLE)
     facts = _facts(alarm)
-    store.claim_delivery(facts, ttl_hours=1, lease_seconds=900)
-    store.release_delivery(facts)
+    claim = store.claim_delivery(facts, ttl_hours=1, lease_seconds=900)
+    store.release_delivery(facts, claim.token)
     assert store.claim_delivery(facts, ttl_hours=1, lease_seconds=900).outcome == "claimed"
+
+
+def test_a_late_release_never_frees_the_claim_that_took_ours_over(tables, alarm):
+    now = [1_000_000.0]
+    store = AlarmStateStore(STATE_TABLE, clock=lambda: now[0])
+    facts = _facts(alarm)
+    mine = store.claim_delivery(facts, ttl_hours=1, lease_seconds=60, owner="req-1")
+    now[0] += 61
+    theirs = store.claim_delivery(facts, ttl_hours=1, lease_seconds=60, owner="req-2")
+    assert theirs.outcome == "taken_over"
+    store.release_delivery(facts, mine.token)  # the first invocation fails after all
+    assert store.claim_delivery(facts, ttl_hours=1, lease_seconds=60, owner="req-3").status == "started"
+
+
+def test_the_same_request_retried_by_lambda_takes_its_claim_over_at_once(tables, alarm):
+    store = AlarmStateStore(STATE_TABLE)
+    facts = _facts(alarm)
+    store.claim_delivery(facts, ttl_hours=1, lease_seconds=900, owner="req-1")
+    assert store.claim_delivery(facts, ttl_hours=1, lease_seconds=900, owner="req-2").outcome == "duplicate"
+    assert store.claim_delivery(facts, ttl_hours=1, lease_seconds=900, owner="req-1").outcome == "taken_over"
+    store.finish_delivery(facts, incident_id=facts.incident_id, ticket_id="OPS-1", result="investigated")
+    assert store.claim_delivery(facts, ttl_hours=1, lease_seconds=900, owner="req-1").outcome == "duplicate"
 
 
 def test_an_expired_lease_can_be_taken_over_but_a_finished_one_cannot(tables, alarm):
@@ -45,8 +67,10 @@ def test_an_expired_lease_can_be_taken_over_but_a_finished_one_cannot(tables, al
     store = AlarmStateStore(STATE_TABLE, clock=lambda: now[0])
     facts = _facts(alarm)
     store.claim_delivery(facts, ttl_hours=1, lease_seconds=60)
-    now[0] += 61
-    assert store.claim_delivery(facts, ttl_hours=1, lease_seconds=60).outcome == "claimed"
+    now[0] += 30
+    assert store.claim_delivery(facts, ttl_hours=1, lease_seconds=60).outcome == "duplicate"
+    now[0] += 31
+    assert store.claim_delivery(facts, ttl_hours=1, lease_seconds=60).outcome == "taken_over"
     store.finish_delivery(facts, incident_id=facts.incident_id, ticket_id=None, result="investigated")
     now[0] += 10_000
     assert store.claim_delivery(facts, ttl_hours=1, lease_seconds=60).outcome == "duplicate"
@@ -101,3 +125,14 @@ def test_closed_ticket_lets_a_new_incident_replace_the_old_one(tables, alarm):
         store.open_or_join(_facts(alarm, 12), window_minutes=30, ttl_hours=1).incident_id
         == second.incident_id
     )
+
+
+def test_a_retry_of_the_transition_that_opened_the_incident_leads_it_again(tables, alarm):
+    store = AlarmStateStore(STATE_TABLE)
+    first = _facts(alarm)
+    assert store.open_or_join(first, window_minutes=30, ttl_hours=1).role == "lead"
+    # the lead died before filing its ticket (no clean-up ran); its retry must not join itself
+    again = store.open_or_join(first, window_minutes=30, ttl_hours=1)
+    assert (again.role, again.incident_id) == ("lead", first.incident_id)
+    # while another transition in the window still joins it
+    assert store.open_or_join(_facts(alarm, 5), window_minutes=30, ttl_hours=1).role == "join"

@@ -178,3 +178,113 @@ def test_step_evidence_chars_bounds_each_excerpt_in_the_ticket(tables, alarm, se
     report, _ = deps.tickets.created[0]
     text = report.to_markdown()
     assert "z" * 200 in text and "z" * 300 not in text
+
+
+# --- a Lambda that dies mid-investigation (timeout, OOM) never silently drops the alarm -------------
+
+
+class Ctx:
+    """A Lambda context: async retries of one event keep its request id (AWS docs)."""
+
+    def __init__(self, request_id: str, remaining_ms: int = 300_000) -> None:
+        self.aws_request_id = request_id
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def _killed_store(clock):
+    """A store whose clean-up never runs, as when Lambda kills the runtime at its timeout."""
+    from opsagent.investigation.dedup import AlarmStateStore
+
+    from .conftest import STATE_TABLE
+
+    store = AlarmStateStore(STATE_TABLE, clock=lambda: clock[0])
+    store.release_delivery = lambda *a, **k: None
+    store.release_incident = lambda *a, **k: None
+    return store
+
+
+def _crash(store, alarm, settings, request_id="req-1"):
+    failing = _deps(tickets=FakeTickets(fail=RuntimeError("killed at the 300 s timeout")), store=store)
+    with pytest.raises(RuntimeError):
+        handle_alarm_event(
+            alarm("single-metric"), settings=settings, deps=failing, lambda_context=Ctx(request_id)
+        )
+
+
+def test_lambdas_own_retry_after_a_crash_investigates_again(tables, alarm, settings_factory):
+    clock = [1_000_000.0]
+    store, settings = _killed_store(clock), settings_factory(flap_window_minutes=30)
+    _crash(store, alarm, settings)
+    clock[0] += 10 + 60  # killed (out of memory) after 10 s; Lambda retries a minute later, same request id
+    deps = _deps(store=store)
+    out = handle_alarm_event(
+        alarm("single-metric"), settings=settings, deps=deps, lambda_context=Ctx("req-1")
+    )
+    assert out.status == "investigated", out.message  # not "duplicate", not coalesced into itself
+    assert len(deps.tickets.created) == 1
+
+
+def test_a_redelivery_takes_over_once_the_dead_invocations_lease_is_over(tables, alarm, settings_factory):
+    clock = [1_000_000.0]
+    store, settings = _killed_store(clock), settings_factory(flap_window_minutes=30)
+    _crash(store, alarm, settings)
+    clock[0] += 300 + 31  # the lease covers the invocation's remaining time, not 15 minutes
+    deps = _deps(store=store)
+    out = handle_alarm_event(
+        alarm("single-metric"), settings=settings, deps=deps, lambda_context=Ctx("req-2")
+    )
+    assert out.status == "investigated", out.message
+
+
+def test_a_delivery_that_finds_the_alarm_in_progress_fails_so_it_is_retried(tables, alarm, settings_factory):
+    from opsagent.errors import OpsAgentError
+
+    clock = [1_000_000.0]
+    store, settings = _killed_store(clock), settings_factory()
+    _crash(store, alarm, settings)
+    clock[0] += 10  # another delivery of the same transition while the first may still be running
+    with pytest.raises(OpsAgentError) as err:
+        handle_alarm_event(
+            alarm("single-metric"), settings=settings, deps=_deps(store=store), lambda_context=Ctx("req-2")
+        )
+    assert err.value.retryable  # an error: Lambda retries it (then the DLQ), never a silent "duplicate"
+
+
+def test_a_failed_investigation_does_not_swallow_the_next_alarm(tables, alarm, settings_factory):
+    settings = settings_factory(flap_window_minutes=30)
+    failing = _deps(tickets=FakeTickets(fail=RuntimeError("ticket backend down")))
+    with pytest.raises(RuntimeError):
+        handle_alarm_event(alarm("single-metric"), settings=settings, deps=failing)
+    deps = _deps()
+    out = handle_alarm_event(_retime(alarm("single-metric"), 5), settings=settings, deps=deps)
+    assert out.status == "investigated", out.message  # not coalesced into an incident with no ticket
+
+
+def test_an_incident_whose_lead_died_is_taken_over_by_the_next_alarm(tables, alarm, settings_factory):
+    clock = [1_000_000.0]
+    store, settings = _killed_store(clock), settings_factory(flap_window_minutes=30)
+    _crash(store, alarm, settings)  # killed: no clean-up, the incident has no ticket and never will
+    clock[0] += 400  # past the dead lead's lease
+    deps = _deps(store=store)
+    out = handle_alarm_event(
+        _retime(alarm("single-metric"), 7), settings=settings, deps=deps, lambda_context=Ctx("req-9")
+    )
+    assert out.status == "investigated", out.message
+    assert len(deps.tickets.created) == 1
+
+
+def test_a_flap_while_the_lead_is_alive_still_waits_for_its_ticket(tables, alarm, settings_factory):
+    clock = [1_000_000.0]
+    store, settings = _killed_store(clock), settings_factory(flap_window_minutes=30)
+    _crash(store, alarm, settings)
+    clock[0] += 60  # the lead may still be running
+    out = handle_alarm_event(
+        _retime(alarm("single-metric"), 1),
+        settings=settings,
+        deps=_deps(store=store),
+        lambda_context=Ctx("r"),
+    )
+    assert out.status == "coalesced"

@@ -49,8 +49,9 @@ class TriggerConfig(BaseModel):
         default=900,
         ge=30,
         le=3600,
-        description="A claimed delivery whose investigation has not finished "
-        "after this long (crashed/timed-out Lambda) may be taken over by a redelivery",
+        description="Outside Lambda (CLI, drill): a claimed delivery whose investigation has not "
+        "finished after this long may be taken over by a redelivery. In Lambda the lease is the "
+        "invocation's remaining time + 30 s, and Lambda's own retry takes its claim over at once",
     )
     agent_id: str | None = Field(default=None, pattern=_AGENT_ID)
     agent_alias_id: str | None = Field(default=None, pattern=_AGENT_ID)

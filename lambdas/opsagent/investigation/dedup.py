@@ -3,31 +3,46 @@
 State table keys (CONTRACTS.md): pk ``alarm#<alarm ARN>``; two kinds of items per alarm:
 
 ``sk = delivery#<state timestamp>`` — one per alarm transition. The first delivery claims it
-    (``attribute_not_exists``) with status ``started`` and a lease; a duplicate delivery finds it and
-    is ignored. If the investigation fails, the claim is released so Lambda's retry can redo it; if
-    the Lambda died without releasing it, a redelivery may take it over once the lease has expired.
+    (``attribute_not_exists``) with status ``started``, a lease and its owner (the Lambda request
+    id); a delivery that finds it ``done`` is a duplicate and is ignored. If the investigation fails,
+    the claim is released so Lambda's retry can redo it. If the Lambda died without releasing it
+    (timeout, out of memory), Lambda's own retry of the event (same request id) takes it over at
+    once, and any other delivery once the lease — the invocation's remaining time — is over. A
+    delivery that finds the claim ``started`` by someone else within the lease does *not* succeed: it
+    raises :class:`DeliveryInProgress` (retryable), so Lambda retries it later and, should the
+    first investigation never finish, the event ends in the DLQ instead of being lost.
 
-``sk = incident`` — the alarm's open incident: incident id, ticket id, ``last_alarm_ms``. A new
-    transition claims leadership (a new investigation) only if there is no such item or its last
-    ALARM is older than the flap window; otherwise it *joins* the open incident (sliding window:
-    ``last_alarm_ms`` moves forward) and the caller comments on that ticket. Both outcomes are one
-    conditional write, so two concurrent transitions cannot both start investigations. A join that
-    arrives before the leader has filed its ticket leaves a note the leader posts once it has.
+``sk = incident`` — the alarm's open incident: incident id, ticket id, ``last_alarm_ms`` and the
+    lead's lease ``lead_until``. A new transition claims leadership (a new investigation) only if
+    there is no such item or its last ALARM is older than the flap window; otherwise it *joins* the
+    open incident (sliding window: ``last_alarm_ms`` moves forward) and the caller comments on that
+    ticket. Both outcomes are one conditional write, so two concurrent transitions cannot both start
+    investigations. A join that arrives before the leader has filed its ticket leaves a note the
+    leader posts once it has — unless the lead's lease is over with no ticket (it died): then the
+    slot is ``orphaned`` and the caller takes the incident over, so re-fires are never coalesced into
+    an investigation that will not report. A retry of the lead's own transition leads again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
+import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from opsagent.aws import client
-from opsagent.errors import ConfigurationError, UpstreamUnavailable
+from opsagent.errors import ConfigurationError, Conflict, UpstreamUnavailable
 from opsagent.investigation.alarm import AlarmFacts
 
 MAX_NOTES = 20
+
+
+class DeliveryInProgress(Conflict):
+    """Another invocation is investigating this alarm transition right now: retry later."""
+
+    retryable = True
 
 
 def _conditional_failed(exc: Exception) -> bool:
@@ -40,6 +55,7 @@ class Claim(BaseModel):
     status: str | None = Field(default=None, description="The existing claim's status for a duplicate")
     incident_id: str | None = None
     ticket_id: str | None = None
+    token: str = Field(default="", description="Identifies this claim (release only what you claimed)")
 
 
 class IncidentSlot(BaseModel):
@@ -48,6 +64,7 @@ class IncidentSlot(BaseModel):
     ticket_id: str | None = None
     alarm_count: int = 1
     opened_ms: int = 0
+    orphaned: bool = Field(default=False, description="join: the lead died without filing a ticket")
 
 
 class AlarmStateStore:
@@ -85,26 +102,38 @@ class AlarmStateStore:
 
     # --- deliveries ---------------------------------------------------------------------------
 
-    def claim_delivery(self, facts: AlarmFacts, *, ttl_hours: int, lease_seconds: int) -> Claim:
+    def claim_delivery(
+        self, facts: AlarmFacts, *, ttl_hours: int, lease_seconds: int, owner: str = ""
+    ) -> Claim:
+        """Claim one transition for ``lease_seconds`` (at least what the invocation may still run).
+        ``owner``: the Lambda request id; a retry of the same request takes its own claim over."""
         now = self._clock()
         key = {"pk": self._pk(facts), "sk": {"S": f"delivery#{facts.state_timestamp}"}}
+        token = uuid.uuid4().hex
         item = {
             **key,
             "status": {"S": "started"},
             "incident_id": {"S": facts.incident_id},
+            "owner": {"S": owner or "-"},
+            "token": {"S": token},
             "claimed_at": {"N": str(int(now))},
             "lease_until": {"N": str(int(now + lease_seconds))},
             "expires_at": {"N": str(int(now + ttl_hours * 3600))},
         }
+        takeover = "lease_until < :now" + (" OR #o = :me" if owner else "")
+        values = {":started": {"S": "started"}, ":now": {"N": str(int(now))}}
+        if owner:
+            values[":me"] = {"S": owner}
         try:
-            self._call(
+            old = self._call(
                 "put_item",
                 Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR (#s = :started AND lease_until < :now)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":started": {"S": "started"}, ":now": {"N": str(int(now))}},
+                ConditionExpression=f"attribute_not_exists(pk) OR (#s = :started AND ({takeover}))",
+                ExpressionAttributeNames={"#s": "status", **({"#o": "owner"} if owner else {})},
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            ).get("Attributes")
         except Exception as exc:
             if not _conditional_failed(exc):
                 raise
@@ -115,7 +144,7 @@ class AlarmStateStore:
                 incident_id=_s(old, "incident_id"),
                 ticket_id=_s(old, "ticket_id"),
             )
-        return Claim(outcome="claimed")
+        return Claim(outcome="taken_over" if old else "claimed", token=token)
 
     def finish_delivery(
         self, facts: AlarmFacts, *, incident_id: str, ticket_id: str | None, result: str
@@ -137,27 +166,33 @@ class AlarmStateStore:
             ExpressionAttributeValues=values,
         )
 
-    def release_delivery(self, facts: AlarmFacts) -> None:
-        """Forget a claim whose investigation failed, so a retry can run it (best effort)."""
+    def release_delivery(self, facts: AlarmFacts, token: str) -> None:
+        """Forget our claim whose investigation failed, so a retry can run it (best effort; never
+        someone else's claim that took ours over)."""
         with contextlib.suppress(Exception):  # the lease expiry is the safety net
             self._call(
                 "delete_item",
                 Key={"pk": self._pk(facts), "sk": {"S": f"delivery#{facts.state_timestamp}"}},
-                ConditionExpression="#s = :started",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":started": {"S": "started"}},
+                ConditionExpression="#s = :started AND #t = :token",
+                ExpressionAttributeNames={"#s": "status", "#t": "token"},
+                ExpressionAttributeValues={":started": {"S": "started"}, ":token": {"S": token}},
             )
 
     # --- flapping -----------------------------------------------------------------------------
 
-    def open_or_join(self, facts: AlarmFacts, *, window_minutes: int, ttl_hours: int) -> IncidentSlot:
-        """Lead a new incident, or join the open one when the last ALARM is within the window."""
+    def open_or_join(
+        self, facts: AlarmFacts, *, window_minutes: int, ttl_hours: int, lease_seconds: int = 900
+    ) -> IncidentSlot:
+        """Lead a new incident, or join the open one when the last ALARM is within the window.
+        ``lease_seconds``: how long the lead may take to file its ticket (its invocation's time)."""
         key = {"pk": self._pk(facts), "sk": {"S": "incident"}}
         at_ms = int(facts.state_time.timestamp() * 1000)
         if window_minutes <= 0:
             return IncidentSlot(role="lead", incident_id=facts.incident_id, opened_ms=at_ms)
         cutoff = at_ms - window_minutes * 60_000
-        expires = int(self._clock() + max(ttl_hours * 3600, window_minutes * 60 * 2))
+        now = self._clock()
+        expires = int(now + max(ttl_hours * 3600, window_minutes * 60 * 2))
+        lead_until = {"N": str(int(now + lease_seconds))}
         try:
             self._call(
                 "put_item",
@@ -167,15 +202,35 @@ class AlarmStateStore:
                     "opened_ms": {"N": str(at_ms)},
                     "last_alarm_ms": {"N": str(at_ms)},
                     "alarm_count": {"N": "1"},
+                    "lead_until": lead_until,
                     "expires_at": {"N": str(expires)},
                 },
                 ConditionExpression="attribute_not_exists(pk) OR last_alarm_ms < :cutoff",
                 ExpressionAttributeValues={":cutoff": {"N": str(cutoff)}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
             return IncidentSlot(role="lead", incident_id=facts.incident_id, opened_ms=at_ms)
         except Exception as exc:
             if not _conditional_failed(exc):
                 raise
+            old = (getattr(exc, "response", None) or {}).get("Item") or self._get(key) or {}
+        if _s(old, "incident_id") == facts.incident_id:
+            # Our own incident: an earlier attempt at this transition died before finishing. Lead it
+            # again (joining it would comment on a ticket that may not exist, and nobody would investigate).
+            with contextlib.suppress(Exception):  # best effort: the lease only guards against orphans
+                self._call(
+                    "update_item",
+                    Key=key,
+                    UpdateExpression="SET lead_until = :l",
+                    ConditionExpression="incident_id = :i",
+                    ExpressionAttributeValues={":l": lead_until, ":i": {"S": facts.incident_id}},
+                )
+            return IncidentSlot(
+                role="lead",
+                incident_id=facts.incident_id,
+                ticket_id=_s(old, "ticket_id"),
+                opened_ms=int(_n(old, "opened_ms") or at_ms),
+            )
         # Join: slide the window forward (never backward for an out-of-order delivery).
         attrs = self._call(
             "update_item",
@@ -201,16 +256,21 @@ class AlarmStateStore:
             except Exception as exc:
                 if not _conditional_failed(exc):
                     raise
+        ticket_id = _s(attrs, "ticket_id")
         return IncidentSlot(
             role="join",
             incident_id=_s(attrs, "incident_id") or facts.incident_id,
-            ticket_id=_s(attrs, "ticket_id"),
+            ticket_id=ticket_id,
             alarm_count=int(_n(attrs, "alarm_count") or 1),
             opened_ms=int(_n(attrs, "opened_ms") or 0),
+            orphaned=not ticket_id and float(_n(attrs, "lead_until") or 0) < now,
         )
 
-    def replace_incident(self, facts: AlarmFacts, *, stale_incident_id: str, ttl_hours: int) -> bool:
-        """Take the incident slot over from a closed incident; False if someone else already did."""
+    def replace_incident(
+        self, facts: AlarmFacts, *, stale_incident_id: str, ttl_hours: int, lease_seconds: int = 900
+    ) -> bool:
+        """Take the incident slot over from a closed (or orphaned) incident; False if someone else
+        already did."""
         at_ms = int(facts.state_time.timestamp() * 1000)
         try:
             self._call(
@@ -222,6 +282,7 @@ class AlarmStateStore:
                     "opened_ms": {"N": str(at_ms)},
                     "last_alarm_ms": {"N": str(at_ms)},
                     "alarm_count": {"N": "1"},
+                    "lead_until": {"N": str(int(self._clock() + lease_seconds))},
                     "expires_at": {"N": str(int(self._clock() + ttl_hours * 3600))},
                 },
                 ConditionExpression="incident_id = :old",

@@ -15,7 +15,11 @@
    audit trail; mark the delivery done.
 
 If anything after the claim raises, the claim is released and the exception propagates, so the
-asynchronous Lambda retry (or EventBridge redelivery) can run the investigation again.
+asynchronous Lambda retry (or EventBridge redelivery) can run the investigation again. If the
+Lambda dies without running its clean-up (timeout, out of memory), its own retry takes the claim
+over, and any other delivery once the claim's lease (the invocation's remaining time) is over; a
+delivery that meets an investigation in progress raises (retryable) instead of reporting success,
+so nothing is acknowledged that was not investigated.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from opsagent.context import CallContext
 from opsagent.errors import InvalidInput, OpsAgentError
 from opsagent.investigation.alarm import AlarmFacts, TriggeringAlarm, extract_facts, parse_event
 from opsagent.investigation.config import TriggerSettings
-from opsagent.investigation.dedup import AlarmStateStore, IncidentSlot
+from opsagent.investigation.dedup import AlarmStateStore, DeliveryInProgress, IncidentSlot
 from opsagent.investigation.fallback import investigate_without_model, metric_params
 from opsagent.investigation.operations import Dispatch, OperationRunner
 from opsagent.investigation.rca import RcaReport
@@ -282,7 +286,18 @@ def handle_alarm_event(
         trigger="alarm",
     )
     store = deps.store or AlarmStateStore(settings.state_table)
-    claim = store.claim_delivery(facts, ttl_hours=cfg.dedup_ttl_hours, lease_seconds=cfg.lease_seconds)
+    lease = _lease_seconds(cfg.lease_seconds, lambda_context)
+    claim = store.claim_delivery(
+        facts,
+        ttl_hours=cfg.dedup_ttl_hours,
+        lease_seconds=lease,
+        owner=str(getattr(lambda_context, "aws_request_id", "") or ""),
+    )
+    if claim.outcome == "duplicate" and claim.status == "started":
+        raise DeliveryInProgress(
+            "another invocation is investigating this alarm transition; retry later",
+            incident_id=facts.incident_id,
+        )
     if claim.outcome == "duplicate":
         _audit(
             deps,
@@ -300,10 +315,24 @@ def handle_alarm_event(
             ticket_id=claim.ticket_id,
         )
     try:
-        return _investigate_claimed(facts, ctx, settings, deps, store, lambda_context)
+        return _investigate_claimed(facts, ctx, settings, deps, store, lambda_context, lease)
     except BaseException:
-        store.release_delivery(facts)
+        store.release_delivery(facts, claim.token)
         raise
+
+
+#: Lease beyond the invocation's remaining time (clock skew between containers, clean-up).
+LEASE_MARGIN_SECONDS = 30
+
+
+def _lease_seconds(configured: int, lambda_context: Any) -> int:
+    """How long a claim keeps other deliveries out: in Lambda, exactly as long as this invocation
+    can still run (+ margin); elsewhere (CLI, drill) the configured lease."""
+    try:
+        remaining_ms = int(lambda_context.get_remaining_time_in_millis())
+    except (AttributeError, TypeError, ValueError):
+        return configured
+    return max(1, remaining_ms // 1000) + LEASE_MARGIN_SECONDS
 
 
 def _investigate_claimed(
@@ -313,15 +342,19 @@ def _investigate_claimed(
     deps: Dependencies,
     store: AlarmStateStore,
     lambda_context: Any,
+    lease: int,
 ) -> Outcome:
     cfg = settings.config
     tickets = deps.tickets or DomainTickets()
-    slot = store.open_or_join(facts, window_minutes=cfg.flap_window_minutes, ttl_hours=cfg.dedup_ttl_hours)
-    if (
-        slot.role == "join"
-        and slot.ticket_id
-        and tickets.is_open(slot.ticket_id, facts.fingerprint, ctx) is False
-        and store.replace_incident(facts, stale_incident_id=slot.incident_id, ttl_hours=cfg.dedup_ttl_hours)
+    slot = store.open_or_join(
+        facts, window_minutes=cfg.flap_window_minutes, ttl_hours=cfg.dedup_ttl_hours, lease_seconds=lease
+    )
+    stale = slot.role == "join" and (
+        slot.orphaned  # its lead died without a ticket: nobody would report this re-fire
+        or (slot.ticket_id and tickets.is_open(slot.ticket_id, facts.fingerprint, ctx) is False)
+    )
+    if stale and store.replace_incident(
+        facts, stale_incident_id=slot.incident_id, ttl_hours=cfg.dedup_ttl_hours, lease_seconds=lease
     ):
         slot = IncidentSlot(role="lead", incident_id=facts.incident_id)
     if slot.role == "join":
