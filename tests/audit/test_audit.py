@@ -203,3 +203,16 @@ def test_concurrent_writers_lose_nothing(trail, ctx):
     assert len(records) == 40
     for n in range(4):
         assert [r.parameters["i"] for r in records if r.parameters["w"] == n] == list(range(10))
+
+
+def test_a_record_never_overwrites_another(trail, ctx, monkeypatch):
+    """Same instant, same sequence (a clock or ULID bug): the second write fails, the first stays."""
+    from datetime import UTC, datetime
+
+    moment = datetime(2026, 11, 20, 14, 5, tzinfo=UTC)
+    monkeypatch.setattr(audit, "_now", lambda: moment)
+    monkeypatch.setattr(audit, "new_ulid", lambda: "01JD0000000000000000000000")
+    first = trail.record(ctx, "scaleDeployment", {"n": 1}, "applied")
+    with pytest.raises(UpstreamUnavailable):
+        trail.record(ctx, "scaleDeployment", {"n": 2}, "refused")
+    assert trail.for_incident(ctx.incident_id) == [first]

@@ -213,3 +213,33 @@ def test_rule_names_are_stable():
         "cooldown",
         "incident_budget",
     )
+
+
+def test_the_limits_themselves_are_allowed():
+    p = ScalingPolicy(allowed_namespaces=["shop"], min_replicas=2, max_replicas=10, max_step=3)
+    assert evaluate(p, "shop", "x", 10, WorkloadFacts(current_replicas=7), FREE).allowed
+    assert evaluate(p, "shop", "x", 2, WorkloadFacts(current_replicas=5), FREE).allowed
+    assert evaluate(p, "shop", "x", 11, WorkloadFacts(current_replicas=10), FREE).rule == "replica_ceiling"
+    assert evaluate(p, "shop", "x", 1, WorkloadFacts(current_replicas=2), FREE).rule == "replica_floor"
+
+
+@pytest.mark.parametrize(
+    "namespace",
+    [
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "amazon-cloudwatch",
+        "amazon-guardduty",
+        "aws-observability",
+        "cert-manager",
+        "karpenter",
+        "gatekeeper-system",
+        "kyverno",
+        "istio-system",
+        "linkerd",
+    ],
+)
+def test_every_documented_system_namespace_is_protected_even_when_allowed(namespace):
+    p = load_policy(env({"allowed_namespaces": [namespace]}))
+    assert evaluate(p, namespace, "x", 2).rule == "protected_namespace"

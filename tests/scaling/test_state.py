@@ -188,3 +188,34 @@ def test_errors(aws, monkeypatch):
     with pytest.raises(ConfigurationError) as err:
         StateStore.from_env({})
     assert "OPSAGENT_STATE_TABLE" in err.value.message
+
+
+# --- clocks and TTLs -------------------------------------------------------------------------------
+
+
+def test_a_slow_clock_counts_recent_entries(store, clock):
+    for _ in range(3):
+        assert reserve(store).reservation is not None
+    slow = StateStore(STATE_TABLE, clock=lambda: clock.now - 7200)
+    assert reserve(slow).refused == "window"
+
+
+def test_counters_outlive_what_they_count(store, ddb, clock):
+    """DynamoDB TTL deletes an item after expires_at: a window must live at least as long as its
+    newest entry counts, a budget as long as an incident can run (30 days), an idempotency record
+    at least as long as its lease."""
+
+    def expires(pk, sk):
+        item = ddb.get_item(TableName=STATE_TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}})["Item"]
+        return int(item["expires_at"]["N"])
+
+    snap = reserve(store)
+    res = snap.reservation
+    assert expires(res.window_pk, "window") >= clock.now + 3600
+    assert expires(res.budget_pk, "mutations") >= clock.now + 30 * 86400
+    clock.advance(20 * 86400)
+    reserve(store, scope="scale#shop/cart")  # the budget's life is extended by every use
+    assert expires(res.budget_pk, "mutations") >= clock.now + 30 * 86400
+    key = digest("ttl")
+    store.idem_begin("s", key, lease_seconds=60, ttl_seconds=3600)
+    assert expires(store.idem_pk("s", key), "idem") >= clock.now + 3600

@@ -1,0 +1,182 @@
+"""Adversarial review of scaleDeployment: try to make the agent do what the policy forbids, through
+the real handler (Bedrock event in) against the emulator + moto.
+
+Each test states the attack and what must hold. Everything refused must leave the cluster
+untouched and the counters unchanged."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from opsagent.state import StateStore
+
+from .conftest import STATE_TABLE
+from .test_scale_handler import INCIDENT, call, patches, scale_event, trail, usage
+
+
+def body_event(**props):
+    event = scale_event()
+    event["requestBody"]["content"]["application/json"]["properties"] = [
+        {"name": k, "type": "string", "value": v} for k, v in props.items()
+    ]
+    return event
+
+
+def add_hpa(kube, namespace, name, target, *, kind="Deployment", api_version="apps/v1"):
+    kube.state.put(
+        "horizontalpodautoscalers",
+        {
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": api_version, "kind": kind, "name": target},
+                "minReplicas": 2,
+                "maxReplicas": 8,
+            },
+            "status": {"currentReplicas": 3, "desiredReplicas": 3},
+        },
+    )
+
+
+# --- replicas: only a plain whole number -----------------------------------------------------------
+
+
+def test_replicas_with_surrounding_spaces_is_the_number(stack, lambda_context):
+    status, body = call(body_event(replicas=" 4 ", reason="cpu high"), lambda_context)
+    assert status == 200 and body["after_replicas"] == 4
+
+
+# --- dry_run: never mutates, never consumes; false really applies ----------------------------------
+
+
+@pytest.mark.parametrize("value", ["true", "True", "TRUE", "1", "yes"])
+def test_dry_run_true_forms_change_nothing(stack, lambda_context, value):
+    status, body = call(scale_event(replicas="5", dry_run=value), lambda_context)
+    assert status == 200 and body["outcome"] == "dry_run"
+    assert patches(stack) == [] and usage() == (0, 0)
+
+
+@pytest.mark.parametrize("value", ["false", "False", "0", "no"])
+def test_dry_run_false_forms_apply(stack, lambda_context, value):
+    status, body = call(scale_event(replicas="5", dry_run=value), lambda_context)
+    assert status == 200 and body["outcome"] == "applied"
+    assert len(patches(stack)) == 1 and usage() == (1, 1)
+
+
+@pytest.mark.parametrize("value", ["", "maybe", "dry", " true", "2", "null"])
+def test_dry_run_unclear_is_refused(stack, lambda_context, value):
+    status, _ = call(scale_event(replicas="5", dry_run=value), lambda_context)
+    assert status == 400 and stack.requests == []
+
+
+def test_dry_run_at_the_cooldown_limit_reports_it_without_consuming(stack, lambda_context):
+    for r in ("4", "5", "6"):
+        assert call(scale_event(replicas=r), lambda_context)[0] == 200
+    status, body = call(scale_event(replicas="5", dry_run="true"), lambda_context)
+    assert status == 403 and body["rule"] == "cooldown"
+    assert usage() == (3, 3) and len(patches(stack)) == 3
+
+
+# --- names: case, spaces, unicode, traversal -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "namespace",
+    [
+        "Kube-system",
+        "kube\u2010system",
+        "kube\u2011system",
+        "kubе-system",
+        "shop/../kube-system",
+        "kube-system\t",
+    ],
+)
+def test_namespace_tricks_are_invalid(stack, lambda_context, namespace):
+    status, body = call(scale_event("coredns", "3", namespace), lambda_context)
+    assert status == 400 and body["error"] == "invalid_input"
+    assert stack.requests == []
+
+
+@pytest.mark.parametrize("namespace", ["kube-system ", " kube-system"])
+def test_padded_protected_namespace_is_still_protected(stack, lambda_context, namespace, policy_env):
+    policy_env({"allowed_namespaces": ["shop", "kube-system"]})
+    status, body = call(scale_event("coredns", "3", namespace), lambda_context)
+    assert status == 403 and body["rule"] == "protected_namespace"
+    assert stack.requests == [] and stack.state.replicas("kube-system", "coredns") == 2
+
+
+# --- incident ids are chosen by the caller ---------------------------------------------------------
+
+
+def test_new_incident_id_every_call_does_not_escape_the_cooldown(stack, lambda_context):
+    """sessionAttributes come from the InvokeAgent caller: a fresh incident_id per call resets the
+    incident budget, but the per-Deployment cooldown and step still hold."""
+    for i, r in enumerate(("4", "5", "6")):
+        assert call(scale_event(replicas=r, incident=f"fresh-{i}"), lambda_context)[0] == 200
+    status, body = call(scale_event(replicas="7", incident="fresh-3"), lambda_context)
+    assert status == 403 and body["rule"] == "cooldown"
+    status, body = call(scale_event("cart", "9", incident="fresh-4"), lambda_context)
+    assert status == 403 and body["rule"] == "max_step"
+    assert stack.state.replicas("shop", "checkout") == 6 and stack.state.replicas("shop", "cart") == 2
+
+
+def test_incident_ids_do_not_share_idempotency_records(stack, lambda_context):
+    assert call(scale_event(replicas="5", incident="a"), lambda_context)[1]["outcome"] == "applied"
+    assert call(scale_event(replicas="3", incident="b", reason="undo"), lambda_context)[0] == 200
+    # incident a's record for "5" does not hold any more; b asking for 5 is a new change
+    status, body = call(scale_event(replicas="5", incident="b"), lambda_context)
+    assert status == 200 and body["replayed"] is False and body["outcome"] == "applied"
+
+
+# --- HPA detection -----------------------------------------------------------------------------------
+
+
+def test_hpa_in_another_namespace_does_not_count(stack, lambda_context):
+    add_hpa(stack, "payments", "checkout", "checkout")
+    status, body = call(scale_event(replicas="4"), lambda_context)
+    assert status == 200 and body["outcome"] == "applied"
+
+
+def test_hpa_with_another_name_targeting_it_counts(stack, lambda_context):
+    add_hpa(stack, "shop", "keda-hpa-checkout", "checkout")
+    status, body = call(scale_event(replicas="4"), lambda_context)
+    assert status == 403 and body["rule"] == "hpa_managed"
+    assert patches(stack) == [] and usage() == (0, 0)
+
+
+@pytest.mark.parametrize("status_code", [500, 503, 404, 0])
+def test_hpa_list_failure_fails_closed(stack, lambda_context, status_code):
+    stack.inject("GET", r"/horizontalpodautoscalers$", status=status_code, times=None)
+    status, body = call(scale_event(replicas="4"), lambda_context)
+    assert status in (404, 503), body  # the listing failed: say so, never guess "no HPA"
+    assert patches(stack) == [] and usage() == (0, 0)
+    assert stack.state.replicas("shop", "checkout") == 3
+    assert trail()[-1].decision in ("failed", "refused")
+
+
+# --- concurrency at the budget edge across deployments ---------------------------------------------
+
+
+def test_budget_edge_with_concurrent_deployments(stack, lambda_context, policy_env):
+    policy_env({"allowed_namespaces": ["shop"], "incident_budget": 2})
+    assert call(scale_event("checkout", "4"), lambda_context)[0] == 200
+    stack.clear_requests()
+    barrier = threading.Barrier(2)
+    results = []
+
+    def go(dep):
+        barrier.wait()
+        results.append(call(scale_event(dep, "3"), lambda_context))
+
+    threads = [threading.Thread(target=go, args=(d,)) for d in ("cart", "search")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(s for s, _ in results) == [200, 403], results
+    [refused] = [b for s, b in results if s == 403]
+    assert (refused["rule"], refused["limit"]) == ("incident_budget", 2)
+    assert len(patches(stack)) == 1
+    assert stack.state.replicas("shop", "cart") + stack.state.replicas("shop", "search") == 5
+    assert StateStore(STATE_TABLE).usage("scale#x", 3600, INCIDENT).budget_used == 2
