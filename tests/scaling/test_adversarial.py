@@ -42,6 +42,30 @@ def add_hpa(kube, namespace, name, target, *, kind="Deployment", api_version="ap
 # --- replicas: only a plain whole number -----------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "replicas", ["6_0", "1_0", "-0", "+4", "4.0", "0x4", "1e1", "true", "4 5", "\u0664", "\uff14", "04 4"]
+)
+def test_replicas_must_be_plain_digits(stack, lambda_context, replicas):
+    """pydantic's lax int took '6_0' as 60, '-0' as 0 and '4.0' as 4: a count the model did not
+    write plainly must be refused, not reinterpreted."""
+    status, body = call(body_event(replicas=replicas, reason="cpu high"), lambda_context)
+    assert status == 400, body
+    assert stack.requests == [] and usage() == (0, 0)
+
+
+def test_domain_api_rejects_bool_and_float_replicas():
+    """The trigger, drill and CLI build ScaleRequest directly: True must not mean 1 replica."""
+    from pydantic import ValidationError
+
+    from opsagent.scaling import ScaleRequest
+
+    for bad in (True, False, 4.0, 4.5, "4.0", None, "", " "):
+        with pytest.raises(ValidationError):
+            ScaleRequest(replicas=bad, reason="cpu high")
+    assert ScaleRequest(replicas=4, reason="cpu high").replicas == 4
+    assert ScaleRequest(replicas="0004", reason="cpu high").replicas == 4
+
+
 def test_replicas_with_surrounding_spaces_is_the_number(stack, lambda_context):
     status, body = call(body_event(replicas=" 4 ", reason="cpu high"), lambda_context)
     assert status == 200 and body["after_replicas"] == 4

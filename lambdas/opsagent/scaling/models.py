@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_REPLICAS_INPUT = 1000  # sanity bound on input; the policy ceiling is usually far lower
+_DIGITS = re.compile(r"[0-9]{1,9}", re.ASCII)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
 
@@ -32,6 +33,17 @@ class ScaleRequest(BaseModel):
         default=False,
         description="true = check the policy and report what would happen, change nothing. Default false.",
     )
+
+    @field_validator("replicas", mode="before")
+    @classmethod
+    def _plain_whole_number(cls, value: Any) -> Any:
+        # pydantic's lax int reads "6_0" as 60, "-0" as 0, "4.0" as 4 and True as 1. A replica count
+        # is decimal digits (Bedrock sends strings) or a real int; anything else is refused.
+        if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+            return int(value.strip())
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ValueError("replicas must be a whole number written with digits only, e.g. 4")
 
     @field_validator("reason")
     @classmethod
