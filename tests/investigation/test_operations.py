@@ -161,8 +161,8 @@ def test_ticket_markdown_is_bounded_and_says_what_was_cut(alarm):
         probable_cause=ProbableCause(summary="cause", confidence="low"),
         tool_calls=runner.results,
     )
-    text = report.to_markdown(max_chars=6000, excerpt_chars=800)
-    assert len(text) <= 6000
+    text = report.to_markdown(max_bytes=6000, excerpt_chars=800)
+    assert len(text.encode()) <= 6000
     assert "evidence truncated" in text and "T12" in text.split("evidence truncated")[1]
     assert "...[+" in text  # each excerpt is clipped with a count
 
@@ -177,3 +177,35 @@ def test_huge_and_hostile_event_values_stay_bounded(alarm):
     facts = extract_facts(event)
     assert len(facts.description) == 1000 and len(facts.reason) == 1000
     assert len(facts.recent_datapoints) == 50
+
+
+@pytest.mark.parametrize("char", ["é", "🔥"])
+def test_ticket_markdown_counts_utf8_bytes_not_characters(alarm, char):
+    event = alarm("single-metric")
+    event["detail"]["state"]["reason"] = char * 1000
+    facts = extract_facts(event)
+    body = '{"note": "' + char * 300 + '"}'
+    runner = OperationRunner(
+        CTX,
+        dispatch=lambda g, e, c: {
+            **envelope(e, 200, None),
+            "response": {
+                **envelope(e, 200, None)["response"],
+                "responseBody": {"application/json": {"body": body}},
+            },
+        },
+    )
+    for _ in range(40):
+        runner.run("listActiveAlarms", {})
+    report = RcaReport(
+        incident_id=facts.incident_id,
+        alarm=facts,
+        produced_by="runbook",
+        findings=[Finding(summary=char * 500, evidence=["T1"])],
+        probable_cause=ProbableCause(summary=char * 900, confidence="low"),
+        tool_calls=runner.results,
+    )
+    for budget in (6000, 9000, 16000):
+        text = report.to_markdown(max_bytes=budget)
+        assert len(text.encode()) <= budget
+        assert "### Evidence" in text and "evidence truncated" in text  # the note is never cut off

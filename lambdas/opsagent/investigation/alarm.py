@@ -29,6 +29,7 @@ DETAIL_TYPE = "CloudWatch Alarm State Change"
 SOURCE = "aws.cloudwatch"
 _ARN_NAME = re.compile(r"^arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:(?P<name>.+)$")
 _SESSION_UNSAFE = re.compile(r"[^0-9A-Za-z._:-]+")
+MAX_FINGERPRINT_CHARS = 256  # opsagent.tickets.models.MAX_FINGERPRINT_CHARS (not imported: keep this light)
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -200,8 +201,14 @@ class AlarmFacts(BaseModel):
 
     @property
     def fingerprint(self) -> str:
-        """Ticket de-duplication key: the alarm, whatever the transition."""
-        return self.alarm_arn
+        """Ticket de-duplication key: the alarm, whatever the transition. The ARN itself, or for an
+        ARN longer than the tickets API's 256 characters (alarm names go up to 255) its first 191
+        characters + ``#sha256:`` + 57 hex digits of its SHA-256 (stable, readable, collision-free)."""
+        if len(self.alarm_arn) <= MAX_FINGERPRINT_CHARS:
+            return self.alarm_arn
+        digest = hashlib.sha256(self.alarm_arn.encode()).hexdigest()
+        head = self.alarm_arn[: MAX_FINGERPRINT_CHARS - 65]
+        return f"{head}#sha256:{digest[:57]}"
 
     @property
     def dedup_key(self) -> str:

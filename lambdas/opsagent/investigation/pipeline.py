@@ -47,7 +47,6 @@ from opsagent.investigation.workload import WorkloadRef, resolve_workload
 
 log = logging.getLogger("opsagent.investigation")
 TRIGGER_OPERATION = "investigateAlarm"
-TICKET_MAX_CHARS = 14_000  # the tickets API takes <= 16 KB of UTF-8
 
 
 class Outcome(BaseModel):
@@ -92,6 +91,19 @@ class Dependencies:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+#: The tickets API takes descriptions and comments of at most 16 KB of UTF-8
+#: (opsagent.tickets.models.MAX_TEXT_BYTES); the service appends a footer to a description.
+TEXT_LIMIT_BYTES = 16 * 1024
+COMMENT_BUDGET = TEXT_LIMIT_BYTES - 256
+
+
+def ticket_budget(ctx: CallContext, service_name: str, fingerprint: str) -> int:
+    """Bytes the RCA may use in a ticket description: 16 KB minus the footer the tickets service
+    appends ("Filed by OpsAgent (incident ..., trigger ..., service ..., severity ..., fingerprint ...)")."""
+    footer = 160 + sum(len(v.encode()) for v in (ctx.incident_id, ctx.trigger, service_name, fingerprint))
+    return TEXT_LIMIT_BYTES - footer
+
+
 def _service_name(facts: AlarmFacts) -> str:
     if facts.workload.name:
         return facts.workload.name
@@ -112,13 +124,16 @@ class DomainTickets:
 
     def create(self, report: RcaReport, ctx: CallContext) -> tuple[str, str, bool]:
         from opsagent.tickets import service
-        from opsagent.tickets.models import MAX_TEXT_BYTES, TicketRequest, clip_bytes
+        from opsagent.tickets.models import TicketRequest
 
+        service_name = _service_name(report.alarm)
         request = TicketRequest(
             title=report.title(),
-            description=clip_bytes(report.to_markdown(max_chars=TICKET_MAX_CHARS), MAX_TEXT_BYTES - 64),
+            description=report.to_markdown(
+                max_bytes=ticket_budget(ctx, service_name, report.alarm.fingerprint)
+            ),
             severity=_severity(report),
-            service=_service_name(report.alarm),
+            service=service_name,
             fingerprint=report.alarm.fingerprint,
         )
         result = service.create_ticket(ctx, request)
@@ -474,7 +489,7 @@ def _lead(
     opened_by_agent = _ticket_opened_by_agent(report)
     if opened_by_agent:
         # The agent filed one despite the prompt: put the RCA on it instead of opening a twin.
-        tickets.comment(opened_by_agent, report.to_markdown(max_chars=TICKET_MAX_CHARS), ctx)
+        tickets.comment(opened_by_agent, report.to_markdown(max_bytes=COMMENT_BUDGET), ctx)
         ticket_id, url, deduplicated = opened_by_agent, "", True
     else:
         ticket_id, url, deduplicated = tickets.create(report, ctx)

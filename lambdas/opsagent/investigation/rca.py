@@ -3,7 +3,7 @@
 Every finding cites the tool calls behind it (``T1``, ``T2`` ... in the "Evidence" section, or
 ``ALARM`` for the alarm itself), so a reader can check each claim against what was observed.
 The rendering is bounded: each evidence excerpt is clipped and the whole text stays under
-``max_chars``, saying what was left out.
+``max_bytes`` of UTF-8 (the tickets API counts bytes: 16 KB), saying what was left out.
 """
 
 from __future__ import annotations
@@ -106,9 +106,9 @@ class RcaReport(BaseModel):
             return "high"
         return "medium"
 
-    def to_markdown(self, *, max_chars: int = 12_000, excerpt_chars: int | None = None) -> str:
+    def to_markdown(self, *, max_bytes: int = 12_000, excerpt_chars: int | None = None) -> str:
         chars = excerpt_chars or self.evidence_chars
-        return render_markdown(self, max_chars=max_chars, excerpt_chars=chars)
+        return render_markdown(self, max_bytes=max_bytes, excerpt_chars=chars)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -124,7 +124,19 @@ def _refs(refs: list[str]) -> str:
     return f" [{', '.join(refs)}]" if refs else ""
 
 
-def render_markdown(report: RcaReport, *, max_chars: int = 12_000, excerpt_chars: int = 1200) -> str:
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _cut(text: str, max_bytes: int, marker: str = "") -> str:
+    """``text`` within ``max_bytes`` of UTF-8 (on a character boundary), ``marker`` appended when cut."""
+    if _size(text) <= max_bytes:
+        return text
+    room = max(0, max_bytes - _size(marker))
+    return text.encode("utf-8")[:room].decode("utf-8", errors="ignore") + marker
+
+
+def render_markdown(report: RcaReport, *, max_bytes: int = 12_000, excerpt_chars: int = 1200) -> str:
     a = report.alarm
     mode = (
         "Bedrock agent"
@@ -191,23 +203,26 @@ def render_markdown(report: RcaReport, *, max_chars: int = 12_000, excerpt_chars
         lines.append("```json\n" + _clip(t.text, excerpt_chars) + "\n```")
         blocks.append("\n".join(lines))
 
-    text = "\n".join(head + body) + "\n\n### Evidence"
-    remaining = max_chars - len(text) - 200
+    # The analysis first (at most 3/4 of the budget), then as many evidence blocks as fit.
+    text = _cut("\n".join(head + body), max_bytes * 3 // 4, "\n…(report shortened to fit the ticket)")
+    text += "\n\n### Evidence"
+    remaining = max_bytes - _size(text) - 400  # room for the omission note
     omitted = []
     for block in blocks:
-        if len(block) + 1 > remaining:
+        if _size(block) + 1 > remaining:
             omitted.append(block.split(" ", 1)[0].strip("*"))
             continue
         text += "\n" + block
-        remaining -= len(block) + 1
+        remaining -= _size(block) + 1
     if not blocks:
         text += "\n- no tool calls"
     if omitted:
+        names = ", ".join(omitted[:20]) + (f" and {len(omitted) - 20} more" if len(omitted) > 20 else "")
         text += (
-            f"\n\n_(evidence truncated: {', '.join(omitted[:20])} omitted to stay under {max_chars} chars; "
+            f"\n\n_(evidence truncated: {names} omitted to stay under {max_bytes} bytes; "
             "see the audit trail)_"
         )
-    return text[:max_chars]
+    return _cut(text, max_bytes)
 
 
 def _params(params: dict[str, str]) -> str:
