@@ -204,3 +204,17 @@ def test_budget_edge_with_concurrent_deployments(stack, lambda_context, policy_e
     assert len(patches(stack)) == 1
     assert stack.state.replicas("shop", "cart") + stack.state.replicas("shop", "search") == 5
     assert StateStore(STATE_TABLE).usage("scale#x", 3600, INCIDENT).budget_used == 2
+
+
+# --- reason ----------------------------------------------------------------------------------------
+
+
+def test_bidi_and_zero_width_controls_are_removed_from_reason(stack, lambda_context):
+    """The reason is shown to humans reading the audit trail: no right-to-left overrides or
+    invisible characters that make it read differently from what was stored."""
+    status, _ = call(
+        scale_event(replicas="4", reason="cpu \u202ehgih\u202c\u200b ok\u2066\ufeff\x85"), lambda_context
+    )
+    assert status == 200
+    reason = trail()[0].parameters["reason"]
+    assert reason == "cpu hgih ok", repr(reason)

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_REPLICAS_INPUT = 1000  # sanity bound on input; the policy ceiling is usually far lower
 _DIGITS = re.compile(r"[0-9]{1,9}", re.ASCII)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+# C0/C1 controls, line/paragraph separators, bidi embeddings/overrides/isolates, zero-width, BOM
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 class ScaleRequest(BaseModel):
