@@ -288,3 +288,61 @@ def test_a_flap_while_the_lead_is_alive_still_waits_for_its_ticket(tables, alarm
         lambda_context=Ctx("r"),
     )
     assert out.status == "coalesced"
+
+
+def _put_child_alarm(name: str, dims: dict[str, str], state: str = "ALARM") -> None:
+    from opsagent.aws import client
+
+    cw = client("cloudwatch")
+    cw.put_metric_alarm(
+        AlarmName=name,
+        Namespace="ContainerInsights",
+        MetricName="pod_cpu_utilization",
+        Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()],
+        Statistic="Average",
+        Period=300,
+        EvaluationPeriods=2,
+        Threshold=80.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason="test")
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        'ALARM("arn:aws:cloudwatch:us-east-1:123456789012:alarm:checkout-high-cpu") AND '
+        'NOT ALARM("arn:aws:cloudwatch:us-east-1:123456789012:alarm:maintenance-window")',
+        "ALARM( checkout-high-cpu ) AND NOT ALARM(maintenance-window)",
+        "NOT ALARM(maintenance-window) AND ALARM('checkout-high-cpu')",
+    ],
+)
+def test_a_composite_without_triggering_alarms_finds_its_children_in_the_rule(
+    tables, alarm, settings_factory, rule
+):
+    _put_child_alarm("maintenance-window", {"Namespace": "ops", "Service": "batch"}, state="OK")
+    _put_child_alarm(
+        "checkout-high-cpu", {"ClusterName": "prod-eks", "Namespace": "shop", "Service": "checkout"}
+    )
+    event = alarm("composite")
+    event["detail"]["configuration"]["alarmRule"] = rule
+    event["detail"]["state"]["reasonData"] = "{}"  # e.g. the composite's first evaluation
+    deps = _deps()  # the real DescribeAlarms (moto), not a fake
+    out = handle_alarm_event(event, settings=settings_factory(), deps=deps)
+    report, _ = deps.tickets.created[0]
+    assert report.alarm.workload.label() == "shop/checkout", report.gaps
+    assert report.alarm.metric_name == "pod_cpu_utilization" and report.alarm.threshold == 80.0
+    assert [t.name for t in report.alarm.triggering_alarms] == ["checkout-high-cpu"]  # NOT ... is no cause
+    assert out.status == "investigated"
+
+
+def test_a_composite_investigates_the_child_that_is_in_alarm(tables, alarm, settings_factory):
+    _put_child_alarm("cart-high-cpu", {"Namespace": "shop", "Service": "cart"}, state="OK")
+    _put_child_alarm("checkout-high-cpu", {"Namespace": "shop", "Service": "checkout"})
+    event = alarm("composite")
+    event["detail"]["configuration"]["alarmRule"] = "ALARM(cart-high-cpu) OR ALARM(checkout-high-cpu)"
+    event["detail"]["state"]["reasonData"] = "{}"
+    deps = _deps()
+    handle_alarm_event(event, settings=settings_factory(), deps=deps)
+    report, _ = deps.tickets.created[0]
+    assert report.alarm.workload.label() == "shop/checkout"

@@ -243,7 +243,7 @@ class AlarmFacts(BaseModel):
         return f"{self.alarm_name} [{self.state}] {metric}{latest}{thr} -> {self.workload.label()}"
 
 
-def _name_from_arn(arn: str) -> str:
+def name_from_arn(arn: str) -> str:
     m = _ARN_NAME.match(arn)
     return m.group("name") if m else arn.rsplit(":", 1)[-1]
 
@@ -291,7 +291,7 @@ def extract_facts(event: AlarmStateChangeEvent | dict, mapping: WorkloadMapping 
             triggering.append(
                 TriggeringAlarm(
                     arn=item["arn"],
-                    name=_name_from_arn(item["arn"]),
+                    name=name_from_arn(item["arn"]),
                     state=st.get("value"),
                     timestamp=st.get("timestamp"),
                 )

@@ -37,7 +37,13 @@ from pydantic import BaseModel, Field
 
 from opsagent.context import CallContext
 from opsagent.errors import InvalidInput, OpsAgentError
-from opsagent.investigation.alarm import AlarmFacts, TriggeringAlarm, extract_facts, parse_event
+from opsagent.investigation.alarm import (
+    AlarmFacts,
+    TriggeringAlarm,
+    extract_facts,
+    name_from_arn,
+    parse_event,
+)
 from opsagent.investigation.config import TriggerSettings
 from opsagent.investigation.dedup import AlarmStateStore, DeliveryInProgress, IncidentSlot
 from opsagent.investigation.fallback import investigate_without_model, metric_params
@@ -178,14 +184,34 @@ def _describe_alarms_cloudwatch(names: list[str]) -> list[dict]:
     return list(resp.get("MetricAlarms", []))
 
 
+_RULE_CHILD = re.compile(
+    r"""(?P<neg>\bNOT\s+)?\bALARM\(\s*(?:"(?P<dq>[^"]+)"|'(?P<sq>[^']+)'|(?P<bare>[^\s()"']+))\s*\)"""
+)
+
+
+def rule_children(rule: str) -> list[TriggeringAlarm]:
+    """The child alarms a composite's ``alarmRule`` needs in ALARM: ``ALARM(name)``, ``ALARM("name")``
+    or ``ALARM("arn:...:alarm:name")``; ``NOT ALARM(...)`` children are conditions, not causes."""
+    out: list[TriggeringAlarm] = []
+    for m in _RULE_CHILD.finditer(rule):
+        if m.group("neg"):
+            continue
+        value = (m.group("dq") or m.group("sq") or m.group("bare") or "").strip()
+        arn = value if value.startswith("arn:") else ""
+        name = name_from_arn(value) if arn else value
+        if name and all(t.name != name for t in out):
+            out.append(TriggeringAlarm(arn=arn, name=name))
+    return out
+
+
 def resolve_composite(facts: AlarmFacts, settings: TriggerSettings, deps: Dependencies) -> list[str]:
     """Fill a composite alarm's metric/workload from its triggering child alarms. Returns gaps."""
     if facts.kind != "composite" or (facts.metric_name and facts.workload.known):
         return []
     names = [t.name for t in facts.triggering_alarms]
     if not names and facts.alarm_rule:
-        names = re.findall(r"ALARM\(\s*\"?([^\")]+)\"?\s*\)", facts.alarm_rule)
-        facts.triggering_alarms = [TriggeringAlarm(arn="", name=n) for n in names[:10]]
+        facts.triggering_alarms = rule_children(facts.alarm_rule)[:10]
+        names = [t.name for t in facts.triggering_alarms]
     if not names:
         return ["composite alarm without triggering alarms: workload unknown"]
     try:
@@ -194,6 +220,8 @@ def resolve_composite(facts: AlarmFacts, settings: TriggerSettings, deps: Depend
         return [f"could not describe the child alarms {names}: {type(exc).__name__}"]
     from opsagent.investigation.alarm import MetricRef
 
+    # Children in ALARM first (their workload is the one in trouble), then in the rule's order.
+    children = sorted(children, key=lambda c: c.get("StateValue", "ALARM") != "ALARM")
     for child in children:
         dims = {d["Name"]: d["Value"] for d in child.get("Dimensions", []) if "Name" in d}
         if child.get("MetricName"):
