@@ -169,6 +169,36 @@ def test_hpa_with_another_name_targeting_it_counts(stack, lambda_context):
     assert patches(stack) == [] and usage() == (0, 0)
 
 
+def test_hpa_beyond_the_first_page_of_many_still_counts(stack, lambda_context):
+    """The HPA scan stopped after 500 items: the 501st HPA (ours) was never seen and the scale went
+    through."""
+    for i in range(520):
+        add_hpa(stack, "shop", f"a{i:04d}", f"other-{i}")
+    add_hpa(stack, "shop", "zz-checkout", "checkout")  # listed last
+    status, body = call(scale_event(replicas="4"), lambda_context)
+    assert status == 403 and body["rule"] == "hpa_managed", body
+    assert patches(stack) == [] and usage() == (0, 0)
+
+
+def test_too_many_hpas_to_check_fails_closed(stack, lambda_context, monkeypatch):
+    from opsagent.scaling import workload
+
+    monkeypatch.setattr(workload, "MAX_HPAS_SCANNED", 50)
+    for i in range(60):
+        add_hpa(stack, "shop", f"a{i:04d}", f"other-{i}")
+    status, body = call(scale_event(replicas="4"), lambda_context)
+    assert status == 403 and body["rule"] == "hpa_managed", body
+    assert patches(stack) == [] and usage() == (0, 0)
+    assert (trail()[-1].decision, trail()[-1].rule) == ("refused", "hpa_managed")
+    status, body = call(scale_event(replicas="4", dry_run="true"), lambda_context)
+    assert status == 403 and body["rule"] == "hpa_managed"
+    from .test_get_deployment import get
+
+    status, info = get("shop", "checkout", lambda_context)
+    assert status == 200 and info["scaling"]["allowed"] is False and info["scaling"]["rule"] == "hpa_managed"
+    assert "50" in info["hpa_note"]
+
+
 @pytest.mark.parametrize("status_code", [500, 503, 404, 0])
 def test_hpa_list_failure_fails_closed(stack, lambda_context, status_code):
     stack.inject("GET", r"/horizontalpodautoscalers$", status=status_code, times=None)

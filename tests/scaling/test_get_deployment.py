@@ -142,7 +142,7 @@ def test_events_are_bounded_and_counted(kube_factory, ddb, policy_env, lambda_co
 def test_hpa_list_denied_blocks_scaling_but_not_the_read(stack, lambda_context):
     stack.deny("list", "horizontalpodautoscalers", namespace="shop")
     status, body = get("shop", "checkout", lambda_context)
-    assert status == 200 and body["hpa"] is None and "could not list HPAs" in body["hpa_note"]
+    assert status == 200 and body["hpa"] is None and "could not check HPAs" in body["hpa_note"]
     assert body["scaling"]["allowed"] is False and body["scaling"]["rule"] == "hpa_managed"
     # and scaling itself fails closed with the missing permission named
     status, body = scale("checkout", 4, lambda_context)

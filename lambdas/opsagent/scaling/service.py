@@ -220,8 +220,8 @@ class Scaling:
         hpa, hpa_note = None, None
         try:
             hpa = wl.find_hpa(self.kube, namespace, deployment)
-        except PermissionMissing as exc:
-            hpa_note = f"could not list HPAs ({exc.message}); scaling is refused until this is known"
+        except (PermissionMissing, PolicyRefused) as exc:
+            hpa_note = f"could not check HPAs ({exc.message}); scaling is refused until this is known"
         objects = [("Deployment", deployment)]
         if rs := wl.newest_replicaset(dep):
             objects.append(("ReplicaSet", rs))
@@ -403,7 +403,7 @@ class Scaling:
         try:
             dep, _scale, _hpa, facts = self._read_workload(namespace, deployment)
         except OpsAgentError as exc:
-            self._record(ctx, params, "failed", detail=f"dry run: {exc.message}")
+            self._record_error(ctx, params, exc, "dry run: ")
             raise
         usage = self.state.usage(
             self._window_scope(namespace, deployment), self.policy.cooldown_window_seconds, ctx.incident_id
@@ -445,7 +445,7 @@ class Scaling:
         try:
             dep, scale, _hpa, facts = self._read_workload(namespace, deployment)
         except OpsAgentError as exc:
-            self._record(ctx, params, "failed", detail=exc.message)
+            self._record_error(ctx, params, exc)
             raise
         decision = evaluate(self.policy, namespace, deployment, target, facts)
         if not decision.allowed:
@@ -644,6 +644,15 @@ class Scaling:
             self.state.release(reservation)
         except OpsAgentError:
             log.exception("could not release a quota reservation; it expires with the window")
+
+    def _record_error(
+        self, ctx: CallContext, params: dict[str, Any], exc: OpsAgentError, prefix: str = ""
+    ) -> None:
+        """Audit an error that stops the call: a policy refusal as ``refused`` with its rule."""
+        if isinstance(exc, PolicyRefused):
+            self._record(ctx, params, "refused", rule=exc.rule, detail=prefix + exc.message)
+        else:
+            self._record(ctx, params, "failed", detail=prefix + exc.message)
 
     def _record(self, ctx: CallContext, params: dict[str, Any], decision: str, **kwargs: Any) -> Any:
         """Write an audit record; a failure to write is logged and returns None (the caller decides

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from opsagent.errors import NotFound
+from opsagent.errors import NotFound, PolicyRefused
 from opsagent.scaling.models import Condition, EventItem, HpaInfo, ReplicaCounts, Rollout
 
 MAX_EVENTS = 10
 MAX_EVENTS_SCANNED = 200
-MAX_HPAS_SCANNED = 500
+HPA_PAGE_SIZE = 500
+MAX_HPAS_SCANNED = 5000  # more in one namespace: refuse (cannot tell), never guess "no HPA"
 MAX_MESSAGE = 300
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 _RS_IN_MESSAGE = re.compile(r'ReplicaSet "([a-z0-9][-a-z0-9.]{0,252})"')
@@ -167,12 +168,22 @@ def recent_events(kube: Any, namespace: str, objects: list[tuple[str, str]]) -> 
 
 
 def find_hpa(kube: Any, namespace: str, name: str) -> HpaInfo | None:
-    """The autoscaling/v2 HPA whose scaleTargetRef is this Deployment, if any."""
-    for hpa in kube.list(
+    """The autoscaling/v2 HPA whose scaleTargetRef is this Deployment, if any. Scans every HPA of
+    the namespace (page by page); past MAX_HPAS_SCANNED it raises PolicyRefused(hpa_managed)
+    rather than answer "none" without having looked at them all."""
+    hpas = kube.list(
         f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers",
-        page_size=MAX_HPAS_SCANNED,
-        limit=MAX_HPAS_SCANNED,
-    ):
+        page_size=HPA_PAGE_SIZE,
+        limit=MAX_HPAS_SCANNED + 1,
+    )
+    for scanned, hpa in enumerate(hpas, start=1):
+        if scanned > MAX_HPAS_SCANNED:
+            raise PolicyRefused(
+                f"namespace {namespace!r} has more than {MAX_HPAS_SCANNED} HorizontalPodAutoscalers; "
+                f"cannot tell whether one manages {name}, so it is not scaled",
+                rule="hpa_managed",
+                limit=MAX_HPAS_SCANNED,
+            )
         spec, status = hpa.get("spec") or {}, hpa.get("status") or {}
         ref = spec.get("scaleTargetRef") or {}
         if ref.get("kind") == "Deployment" and ref.get("name") == name:
