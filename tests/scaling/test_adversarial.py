@@ -248,3 +248,26 @@ def test_bidi_and_zero_width_controls_are_removed_from_reason(stack, lambda_cont
     assert status == 200
     reason = trail()[0].parameters["reason"]
     assert reason == "cpu hgih ok", repr(reason)
+
+
+# --- opt-out --------------------------------------------------------------------------------------
+
+
+def test_opt_out_label_on_the_pod_template_counts(kube_factory, ddb, policy_env, lambda_context):
+    """Owners often label through the chart's pod labels (spec.template.metadata.labels). Either
+    place opts the workload out; refusing one opted-out scale too many is the safe error."""
+    kube = kube_factory(
+        {
+            "namespace": "shop",
+            "deployments": [
+                {"name": "checkout", "replicas": 3, "pod_labels": {"opsagent.io/scaling": "disabled"}}
+            ],
+        }
+    )
+    status, body = call(scale_event(replicas="4"), lambda_context)
+    assert status == 403 and body["rule"] == "opt_out_label"
+    assert kube.requests_matching("PATCH") == [] and usage() == (0, 0)
+    from .test_get_deployment import get
+
+    _, info = get("shop", "checkout", lambda_context)
+    assert info["scaling"]["allowed"] is False and info["scaling"]["rule"] == "opt_out_label"

@@ -243,3 +243,9 @@ def test_the_limits_themselves_are_allowed():
 def test_every_documented_system_namespace_is_protected_even_when_allowed(namespace):
     p = load_policy(env({"allowed_namespaces": [namespace]}))
     assert evaluate(p, namespace, "x", 2).rule == "protected_namespace"
+
+
+def test_opt_out_on_the_pod_template_counts():
+    facts = WorkloadFacts(current_replicas=3, template_labels={"opsagent.io/scaling": "disabled"})
+    d = evaluate(SHOP, "shop", "checkout", 4, facts, FREE)
+    assert d.rule == "opt_out_label" and "pod template" in d.reason

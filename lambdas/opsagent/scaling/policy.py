@@ -14,7 +14,7 @@ order  rule (stable id)         refuses when
 2      namespace_not_allowed    the namespace is not in ``allowed_namespaces``
 3      replica_floor            target < ``min_replicas`` (0 needs ``allow_scale_to_zero: true``)
 4      replica_ceiling          target > ``max_replicas``
-5      opt_out_label            the Deployment has label ``opsagent.io/scaling: disabled``
+5      opt_out_label            the Deployment or its pod template has ``opsagent.io/scaling: disabled``
 6      hpa_managed              an autoscaling/v2 HPA targets the Deployment
 7      max_step                 abs(target - current spec.replicas) > ``max_step``
 8      cooldown                 ``cooldown_max_operations`` scale operations already applied to this
@@ -166,7 +166,10 @@ class WorkloadFacts(BaseModel):
     """What the cluster says about the Deployment (rules 5-7)."""
 
     current_replicas: int
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict, description="The Deployment's metadata.labels")
+    template_labels: dict[str, str] = Field(
+        default_factory=dict, description="Its pod template's labels (the opt-out counts there too)"
+    )
     hpa_name: str | None = None
     hpa_min: int | None = None
     hpa_max: int | None = None
@@ -257,12 +260,17 @@ def evaluate(
     if workload is None:
         return PolicyDecision(allowed=True, reason="static rules pass", checked=checked)
 
-    if workload.labels.get(policy.opt_out_label) == policy.opt_out_value:
+    opted_out = [
+        place
+        for place, labels in (("Deployment", workload.labels), ("pod template", workload.template_labels))
+        if labels.get(policy.opt_out_label) == policy.opt_out_value
+    ]
+    if opted_out:
         return _refuse(
             "opt_out_label",
             f"{policy.opt_out_label}={policy.opt_out_value}",
-            f"{where} is labelled {policy.opt_out_label}={policy.opt_out_value}: its owners opted out of "
-            "automated scaling; ask them",
+            f"{where} ({' and '.join(opted_out)}) is labelled {policy.opt_out_label}={policy.opt_out_value}: "
+            "its owners opted out of automated scaling; ask them",
             checked,
         )
     checked.append("opt_out_label")

@@ -182,6 +182,7 @@ class Scaling:
         return WorkloadFacts(
             current_replicas=current,
             labels=wl.labels(dep),
+            template_labels=wl.template_labels(dep),
             hpa_name=hpa.name if hpa else None,
             hpa_min=hpa.min_replicas if hpa else None,
             hpa_max=hpa.max_replicas if hpa else None,

@@ -207,3 +207,8 @@ def containers(dep: dict[str, Any]) -> list[dict[str, str]]:
 
 def labels(dep: dict[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in ((dep.get("metadata") or {}).get("labels") or {}).items()}
+
+
+def template_labels(dep: dict[str, Any]) -> dict[str, str]:
+    template = ((dep.get("spec") or {}).get("template") or {}).get("metadata") or {}
+    return {str(k): str(v) for k, v in (template.get("labels") or {}).items()}
