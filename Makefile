@@ -79,7 +79,7 @@ kb-sync: $(STAMP) ## upload changed runbooks and run a knowledge-base ingestion 
 schemas: $(STAMP) ## regenerate schemas/*.json from the resolver apps
 	$(PY) -m tools.gen_schemas
 
-bench: $(STAMP) ## print cold-start, list-pods and synth figures
+bench: build ## print cold-start, list-pods and synth figures
 	$(PY) -m tools.bench
 
 lock: $(STAMP) ## re-resolve requirements/*.txt from pyproject.toml
