@@ -271,3 +271,60 @@ def test_opt_out_label_on_the_pod_template_counts(kube_factory, ddb, policy_env,
 
     _, info = get("shop", "checkout", lambda_context)
     assert info["scaling"]["allowed"] is False and info["scaling"]["rule"] == "opt_out_label"
+
+
+# --- failures around the patch ---------------------------------------------------------------------
+
+
+def test_state_failure_after_the_patch_still_reports_the_change(stack, lambda_context):
+    """The change landed, then the idempotency record could not be completed. The answer said
+    503 'retryable' (inviting a second change) although the Deployment was scaled."""
+    from opsagent.errors import UpstreamUnavailable
+
+    def broken(self, *a, **kw):
+        raise UpstreamUnavailable("state table down", dependency="dynamodb:state")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(StateStore, "idem_complete", broken)
+        status, body = call(scale_event(replicas="5"), lambda_context)
+    assert status == 200 and body["outcome"] == "applied", body
+    assert any("idempotency" in w for w in body["warnings"])
+    assert stack.state.replicas("shop", "checkout") == 5
+    assert usage() == (1, 1) and trail()[-1].decision == "applied"
+    # the retry the model may still send: no second change (the Deployment is at 5 already)
+    status, body = call(scale_event(replicas="5"), lambda_context)
+    assert status in (200, 409) and len(patches(stack)) == 1
+
+
+def test_read_back_failure_reports_the_patch_response(stack, lambda_context, monkeypatch):
+    from opsagent.errors import UpstreamUnavailable
+    from opsagent.scaling import workload
+
+    real, reads = workload.read_deployment, []
+
+    def read_deployment(kube, namespace, name):
+        reads.append(name)
+        if len(reads) > 1:  # the read-back after the patch
+            raise UpstreamUnavailable("read-back failed")
+        return real(kube, namespace, name)
+
+    monkeypatch.setattr(workload, "read_deployment", read_deployment)
+    status, body = call(scale_event(replicas="5"), lambda_context)
+    assert status == 200 and body["outcome"] == "applied" and body["after_replicas"] == 5
+    assert body["cluster_now"] is None and any("reading it back failed" in w for w in body["warnings"])
+    assert usage() == (1, 1)
+    assert trail()[-1].decision == "applied" and trail()[-1].after["spec_replicas"] == 5
+
+
+def test_quota_store_failure_is_audited_and_changes_nothing(stack, lambda_context, monkeypatch):
+    from opsagent.errors import UpstreamUnavailable
+
+    def broken(self, **kw):
+        raise UpstreamUnavailable("state table down", dependency="dynamodb:state")
+
+    monkeypatch.setattr(StateStore, "reserve", broken)
+    status, body = call(scale_event(replicas="5"), lambda_context)
+    assert status == 503 and body["retryable"] is True
+    assert patches(stack) == [] and stack.state.replicas("shop", "checkout") == 3
+    rec = trail()[-1]
+    assert rec.decision == "failed" and "quota" in rec.detail

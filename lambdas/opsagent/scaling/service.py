@@ -331,10 +331,16 @@ class Scaling:
         except BaseException:
             self._abandon(key, token)
             raise
-        if not self.state.idem_complete(
-            IDEM_SCOPE, key, token, result.model_dump_json(), ttl_seconds=IDEM_TTL_SECONDS
-        ):
-            log.warning("idempotency lease lost before completion", extra={"key": key})
+        try:
+            if not self.state.idem_complete(
+                IDEM_SCOPE, key, token, result.model_dump_json(), ttl_seconds=IDEM_TTL_SECONDS
+            ):
+                log.warning("idempotency lease lost before completion", extra={"key": key})
+        except OpsAgentError as exc:
+            # The change is done: report it as done. A retry is still harmless (it finds the
+            # Deployment at the target and changes nothing), so this is a warning, not an error.
+            log.exception("could not complete the idempotency record", extra={"key": key})
+            result.warnings.append(f"the idempotency record could not be saved ({exc.message})")
         return result
 
     def _abandon(self, key: str, token: str) -> None:
@@ -463,14 +469,22 @@ class Scaling:
         if before == target:
             return self._unchanged(ctx, namespace, deployment, target, dep, params)
 
-        snapshot = self.state.reserve(
-            window_scope=self._window_scope(namespace, deployment),
-            window_limit=self.policy.cooldown_max_operations,
-            window_seconds=self.policy.cooldown_window_seconds,
-            incident_id=ctx.incident_id,
-            budget_limit=self.policy.incident_budget,
-            entry={"operation": OPERATION, "target": f"{namespace}/{deployment}", "replicas": str(target)},
-        )
+        try:
+            snapshot = self.state.reserve(
+                window_scope=self._window_scope(namespace, deployment),
+                window_limit=self.policy.cooldown_max_operations,
+                window_seconds=self.policy.cooldown_window_seconds,
+                incident_id=ctx.incident_id,
+                budget_limit=self.policy.incident_budget,
+                entry={
+                    "operation": OPERATION,
+                    "target": f"{namespace}/{deployment}",
+                    "replicas": str(target),
+                },
+            )
+        except OpsAgentError as exc:
+            self._record_error(ctx, params, exc, "quota could not be reserved, nothing applied: ")
+            raise
         if snapshot.reservation is None:
             decision = evaluate(self.policy, namespace, deployment, target, facts, self._usage(snapshot))
             if decision.allowed:  # counters moved between reserve's read and ours; report the reserve's view
