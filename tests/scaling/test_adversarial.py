@@ -328,3 +328,49 @@ def test_quota_store_failure_is_audited_and_changes_nothing(stack, lambda_contex
     assert patches(stack) == [] and stack.state.replicas("shop", "checkout") == 3
     rec = trail()[-1]
     assert rec.decision == "failed" and "quota" in rec.detail
+
+
+# --- replays ---------------------------------------------------------------------------------------
+
+
+def test_replay_reports_the_cluster_now_not_the_first_answer(stack, lambda_context):
+    """A retry replayed the first answer verbatim: readiness, rollout and quota as they were then,
+    which reads like 'nothing happened since' to the model."""
+    s1, first = call(scale_event(replicas="5"), lambda_context)
+    assert s1 == 200
+    with stack.state.lock:  # time passes: the rollout moves on, another Deployment uses budget
+        dep = stack.state.deployment("shop", "checkout")
+        dep["status"]["readyReplicas"] = 4
+    assert call(scale_event("cart", "3"), lambda_context)[0] == 200
+    status, again = call(scale_event(replicas="5"), lambda_context)
+    assert status == 200 and again["replayed"] is True and again["outcome"] == "applied"
+    assert again["audit_id"] == first["audit_id"] and again["undo"] == first["undo"]
+    assert again["before_replicas"] == 3 and again["after_replicas"] == 5
+    assert again["cluster_now"]["ready"] == 4 != first["cluster_now"]["ready"]
+    assert again["quota"]["incident_budget_used"] == 2
+    assert "replayed" in again["message"]
+    assert len(patches(stack)) == 2
+
+
+def test_replay_only_when_the_requested_count_holds(stack, lambda_context, monkeypatch):
+    """Someone scales to 6 right after our 3 -> 5 lands, so our read-back says 6. Asking for 5
+    again was 'replayed' (nothing done) while the Deployment stayed at 6."""
+    from opsagent.k8s import get_kube
+    from opsagent_sim.k8s_model import scale_deployment
+
+    client = get_kube()
+    real_patch = client.patch
+
+    def patch_then_race(path, body, **kwargs):
+        out = real_patch(path, body, **kwargs)
+        if len(patches(stack)) == 1:
+            with stack.state.lock:
+                scale_deployment(stack.state, "shop", "checkout", 6)
+        return out
+
+    monkeypatch.setattr(client, "patch", patch_then_race)
+    status, first = call(scale_event(replicas="5"), lambda_context)
+    assert status == 200 and first["after_replicas"] == 6 and first["warnings"]
+    status, again = call(scale_event(replicas="5"), lambda_context)
+    assert status == 200 and again["replayed"] is False and again["outcome"] == "applied"
+    assert stack.state.replicas("shop", "checkout") == 5

@@ -379,16 +379,16 @@ class Scaling:
                 waited += 0.25
                 continue
             cached = ScaleResult.model_validate_json(outcome.response or "{}")
-            current = wl.scale_replicas(wl.read_scale(self.kube, namespace, deployment))
-            if current == cached.after_replicas:
+            dep = wl.read_deployment(self.kube, namespace, deployment)
+            if wl.replica_counts(dep).spec == target:
                 self._record(
                     ctx,
                     params,
                     "deduplicated",
                     detail=f"identical request already done (audit {cached.audit_id}); replayed its result",
-                    after={"spec_replicas": current},
+                    after={"spec_replicas": target},
                 )
-                return cached.model_copy(update={"replayed": True})
+                return self._replay(ctx, cached, dep)
             # The earlier result no longer holds (scaled since): this is a new change; take the
             # record over, conditionally on it still being the one we just judged stale.
             take_over = outcome.token
@@ -396,6 +396,32 @@ class Scaling:
             "another invocation keeps handling the same request; retry shortly",
             namespace=namespace,
             deployment=deployment,
+        )
+
+    def _replay(self, ctx: CallContext, cached: ScaleResult, dep: dict[str, Any]) -> ScaleResult:
+        """The first answer (what was done: before, audit id, undo) with what holds now: the
+        cluster as just read and the counters as they are."""
+        try:
+            usage = self.state.usage(
+                self._window_scope(cached.namespace, cached.deployment),
+                self.policy.cooldown_window_seconds,
+                ctx.incident_id,
+            )
+        except OpsAgentError as exc:
+            quota = self._quota(None, note=f"counters unavailable: {exc.message}")
+        else:
+            quota = self._quota(usage)
+        counts = wl.replica_counts(dep)
+        return cached.model_copy(
+            update={
+                "replayed": True,
+                "after_replicas": counts.spec,
+                "cluster_now": counts,
+                "rollout_status": wl.rollout(dep).status,
+                "quota": quota,
+                "message": f"replayed: an identical request already did this (audit {cached.audit_id}); "
+                f"nothing was changed again. {cached.message}",
+            }
         )
 
     def _read_workload(self, namespace: str, deployment: str) -> tuple[dict, dict, Any, WorkloadFacts]:
