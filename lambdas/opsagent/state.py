@@ -10,7 +10,10 @@ Items (all strings are prefixes of ``pk``; ``sk`` says what the item is):
   ``in_progress_until``) or COMPLETED (with the JSON ``response``); ``token`` identifies the
   holder. See :meth:`StateStore.idem_begin`.
 * ``window#<scope>`` / ``window`` - a rolling window: map ``ops`` {reservation id: epoch seconds}
-  plus ``version`` (optimistic lock). Entries older than the window are pruned on every write.
+  plus ``version`` (optimistic lock). Entries older than the window are pruned on every write,
+  except the newest ``limit`` ones (all a decision needs), so a writer with a fast clock cannot
+  erase the history writers with a correct clock still count. Times are the writers' clocks
+  (Lambda's are NTP-synced); a writer with a slow clock stamps its own entry in the past.
 * ``budget#<incident>`` / ``mutations`` - an incident budget: map ``ops`` {reservation id: entry};
   the limit is enforced with ``size(ops) < :limit``.
 * anything else via :meth:`StateStore.claim` (e.g. the trigger's ``alarm#<arn>`` de-duplication).
@@ -325,7 +328,10 @@ class StateStore:
                 snapshot.refused = "budget"
                 return snapshot
 
-            new_ops = {**active, rid: now}
+            # Prune what has left the window, but never the newest `window_limit` entries: a writer
+            # whose clock runs ahead would otherwise erase history the others still count.
+            newest = dict(sorted(ops.items(), key=lambda kv: kv[1], reverse=True)[:window_limit])
+            new_ops = {**newest, **active, rid: now}
             version = int((window_item or {}).get("version", {}).get("N", "0"))
             window_update: dict[str, Any] = {
                 "TableName": self.table_name,

@@ -193,6 +193,18 @@ def test_errors(aws, monkeypatch):
 # --- clocks and TTLs -------------------------------------------------------------------------------
 
 
+def test_a_fast_clock_cannot_erase_the_window(store, clock):
+    """A writer whose clock runs 2 h ahead sees every entry as expired. It must not prune them from
+    the map: the writers with a correct clock would lose the Deployment's cooldown history."""
+    for _ in range(3):
+        assert reserve(store).reservation is not None
+        clock.advance(60)
+    fast = StateStore(STATE_TABLE, clock=lambda: clock.now + 7200)
+    reserve(fast)  # its own view cannot be corrected without a trusted clock
+    assert reserve(store).refused == "window"
+    assert store.usage("scale#shop/checkout", 3600, "inc-1").window_used >= 3
+
+
 def test_a_slow_clock_counts_recent_entries(store, clock):
     for _ in range(3):
         assert reserve(store).reservation is not None
