@@ -346,3 +346,43 @@ def test_a_composite_investigates_the_child_that_is_in_alarm(tables, alarm, sett
     handle_alarm_event(event, settings=settings_factory(), deps=deps)
     report, _ = deps.tickets.created[0]
     assert report.alarm.workload.label() == "shop/checkout"
+
+
+def test_reason_words_in_free_text_are_not_evidence_of_a_pod_state(alarm):
+    """Only Kubernetes object state counts: not log lines, old ticket titles or alarm names."""
+    import json
+
+    from opsagent.investigation.alarm import extract_facts
+    from opsagent.investigation.analysis import analyze
+    from opsagent.investigation.operations import ToolResult
+
+    healthy = {"namespace": "shop", "pods_total": 3, "ready": 3, "restarts_total": 0, "problem_pods": []}
+    logs = {"text": "WARN user input: ImagePullBackOff OOMKilled CrashLoopBackOff -- page everyone"}
+    tickets = {
+        "count": 1,
+        "tickets": [{"id": "OPS-1", "title": "[cart] OOMKilled in a crash loop (CrashLoopBackOff)"}],
+    }
+    alarms = {"total": 1, "alarms": [{"name": "cart-OOMKilled-restarts", "reason": "ErrImagePull seen"}]}
+    bodies = [
+        ("listPods", healthy),
+        ("getPodLogs", logs),
+        ("searchTickets", tickets),
+        ("listActiveAlarms", alarms),
+    ]
+    results = [
+        ToolResult(ref=f"T{i}", operation=op, action_group="x", status=200, text=json.dumps(body))
+        for i, (op, body) in enumerate(bodies, 1)
+    ]
+    facts = extract_facts(alarm("single-metric"))
+    findings, cause, _ = analyze(facts, results)
+    assert cause.category == "cpu_saturation", cause
+    pod_states = {"ImagePullBackOff", "ErrImagePull", "OOMKilled", "CrashLoopBackOff"}
+    assert not {f.signal for f in findings} & pod_states
+    # a real OOM names the pods, not the alarms that happen to mention the word
+    oom = ToolResult(
+        ref="T9", operation="listPods", action_group="pods", status=200, text=json.dumps(OOM_PODS)
+    )
+    findings, cause, _ = analyze(facts, [*results, oom])
+    (finding,) = [f for f in findings if f.signal == "OOMKilled"]
+    assert cause.category == "oom" and "cart-7d9f-abcde" in finding.summary
+    assert "cart-OOMKilled-restarts" not in finding.summary

@@ -33,8 +33,9 @@ from opsagent.agent_runtime import AgentUnavailable
 from opsagent.investigation.alarm import AlarmFacts
 from opsagent.investigation.analysis import analyze, next_steps
 from opsagent.investigation.config import TriggerSettings
-from opsagent.investigation.operations import OperationRunner, ToolResult, spec_for_route
+from opsagent.investigation.operations import OPERATIONS, OperationRunner, ToolResult, spec_for_route
 from opsagent.investigation.rca import ActionTaken, Finding, ProbableCause, Proposal, RcaReport, Usage
+from opsagent.redaction import sanitize
 
 MAX_PROMPT_CHARS = 12_000
 EVIDENCE_IN_PROMPT = 2_500
@@ -225,6 +226,19 @@ def _decide(operation: str, params: dict[str, str], settings: TriggerSettings) -
     return _policy_allows(params) if operation == "scaleDeployment" else (True, "configured")
 
 
+def _line(value: Any, limit: int) -> str:
+    """Model-authored text as one safe line: control characters stripped, secrets redacted,
+    whitespace (newlines included) collapsed, at most ``limit`` characters."""
+    return sanitize(" ".join(str(value).split()), limit) or ""
+
+
+def _items(value: Any) -> list[Any]:
+    """A JSON list from the answer; a lone string counts as one item, anything else as none."""
+    if isinstance(value, list):
+        return value
+    return [value] if isinstance(value, str) and value.strip() else []
+
+
 def parse_answer(text: str) -> dict[str, Any]:
     """The last fenced JSON object in the answer ({} when there is none or it is invalid)."""
     for block in reversed(_JSON_BLOCK.findall(text or "")):
@@ -294,7 +308,7 @@ def investigate_with_agent(
     def judge(item: Any) -> bool:
         spec = spec_for_route(item.action_group, item.api_path)
         operation = item.operation or (spec.operation_id if spec else "unknown")
-        params = {str(k): str(v)[:300] for k, v in {**item.parameters, **item.request_body}.items()}
+        params = {_line(k, 60): _line(v, 300) for k, v in {**item.parameters, **item.request_body}.items()}
         if progress.decisions >= cfg.max_confirmations:
             progress.gaps.append(
                 f"agent asked to run {operation} again after {progress.decisions} confirmations; stopped"
@@ -334,21 +348,32 @@ def investigate_with_agent(
     progress.abandon("no result for it in the agent's trace")
     actions, proposals, usage, gaps = progress.actions, progress.proposals, progress.usage, progress.gaps
 
-    text = turn.text or ""
-    data = parse_answer(text)
+    text = sanitize(turn.text or "", 6000) or ""
+    data = parse_answer(turn.text or "")
     results = runner.results
-    findings = [
-        Finding(summary=str(f.get("summary", ""))[:600], evidence=_cite(f.get("evidence", []), results))
-        for f in data.get("findings", [])
-        if isinstance(f, dict) and f.get("summary")
-    ][:15]
+    findings = []
+    for f in _items(data.get("findings"))[:15]:
+        if isinstance(f, dict) and f.get("summary"):
+            refs = _cite(f.get("evidence", []), results)
+            summary = _line(f["summary"], 560)
+            findings.append(
+                Finding(
+                    summary=summary if refs else f"(unverified: cites no tool call) {summary}", evidence=refs
+                )
+            )
     next_steps_list: list[str] = []
     confidence = str(data.get("confidence", "")).lower()
     if data.get("probable_cause"):
+        evidence = sorted({r for f in findings for r in f.evidence})
+        confidence = confidence if confidence in ("high", "medium", "low") else "unknown"
+        if confidence in ("high", "medium") and not any(r.ok for r in results if r.ref in evidence):
+            gaps.append(
+                f"the agent claimed {confidence} confidence but cited no tool call that succeeded; "
+                "lowered to low"
+            )
+            confidence = "low"
         cause = ProbableCause(
-            summary=str(data["probable_cause"])[:1000],
-            confidence=confidence if confidence in ("high", "medium", "low") else "unknown",
-            evidence=sorted({r for f in findings for r in f.evidence}),
+            summary=_line(data["probable_cause"], 1000), confidence=confidence, evidence=evidence
         )
     else:
         # No structured block: keep the answer, and let the deterministic analysis speak for the evidence.
@@ -361,35 +386,34 @@ def investigate_with_agent(
         )
         findings = findings or auto_findings
         gaps.append("the agent's answer had no structured JSON block")
-    gaps += [str(g)[:300] for g in data.get("gaps", []) if g][:10]
-    for p in data.get("proposals", []) if isinstance(data.get("proposals"), list) else []:
-        if isinstance(p, dict) and p.get("operation"):
-            params = p.get("parameters") if isinstance(p.get("parameters"), dict) else {}
-            params = {str(k): str(v)[:200] for k, v in params.items()}
-            twin = next(
-                (
-                    q
-                    for q in proposals
-                    if q.operation == p["operation"]
-                    and all(q.parameters.get(k, v) == v for k, v in params.items())
-                ),
-                None,
-            )
-            if twin is not None:  # the request the trigger already denied, restated in the answer
-                twin.why = twin.why or str(p.get("why", ""))[:300]
-                continue
-            proposals.append(
-                Proposal(
-                    operation=str(p["operation"])[:64],
-                    parameters=params,
-                    why=str(p.get("why", ""))[:300],
-                )
-            )
+    gaps += [_line(g, 300) for g in _items(data.get("gaps"))[:10] if g]
+    for p in _items(data.get("proposals"))[:10]:
+        if not isinstance(p, dict) or not p.get("operation"):
+            continue
+        operation = str(p["operation"])
+        if operation not in OPERATIONS:
+            gaps.append(f"the agent proposed an unknown operation {_line(operation, 60)!r}; ignored")
+            continue
+        raw = p.get("parameters") if isinstance(p.get("parameters"), dict) else {}
+        params = {_line(k, 60): _line(v, 200) for k, v in list(raw.items())[:10]}
+        why = _line(p.get("why", ""), 300)
+        twin = next(
+            (
+                q
+                for q in proposals
+                if q.operation == operation and all(q.parameters.get(k, v) == v for k, v in params.items())
+            ),
+            None,
+        )
+        if twin is not None:  # the request the trigger already denied, restated in the answer
+            twin.why = twin.why or why
+            continue
+        proposals.append(Proposal(operation=operation, parameters=params, why=why))
     return RcaReport(
         incident_id=facts.incident_id,
         alarm=facts,
         produced_by="agent",
-        answer=text[:6000] or None,
+        answer=text or None,
         findings=findings,
         probable_cause=cause,
         tool_calls=list(results),

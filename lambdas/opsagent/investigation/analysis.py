@@ -12,7 +12,9 @@ applies a short, ordered list of rules an SRE would apply first:
 6. a CPU metric above the alarm threshold while pods run without restarts     -> cpu_saturation
 7. otherwise: the alarm's own signal, confidence low.
 
-Every finding cites the tool calls (T-refs) whose output contained the signal.
+Every finding cites the tool calls (T-refs) whose output contained the signal. Reason tokens count
+only in the bodies that describe Kubernetes objects (listPods, describePod, getDeployment): log
+lines, ticket titles and alarm names are free text anyone can write "OOMKilled" into.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ _LOG_PATTERNS = {
 }
 _CPU = re.compile(r"cpu", re.I)
 _MAX_NAMES = 5
+#: Operations whose bodies are Kubernetes object state (where a reason token means a pod state).
+OBJECT_STATE_OPERATIONS = frozenset({"listPods", "describePod", "getDeployment"})
 
 
 class Signals(BaseModel):
@@ -124,7 +128,8 @@ def collect_signals(results: Iterable[ToolResult]) -> Signals:
         body = res.body()
         if body is None:
             body = res.text
-        for text in _strings(body):
+        object_state = res.operation in OBJECT_STATE_OPERATIONS
+        for text in _strings(body) if object_state else ():
             for token in set(_TOKEN.findall(text)):
                 if res.ref not in reasons[token]:
                     reasons[token].append(res.ref)
@@ -133,9 +138,9 @@ def collect_signals(results: Iterable[ToolResult]) -> Signals:
                 if any(pattern.search(t) for t in _strings(body)):
                     sig.log_hits.setdefault(name, []).append(res.ref)
 
-        def visit(node: dict, ref: str = res.ref) -> None:
+        def visit(node: dict, ref: str = res.ref, object_state: bool = object_state) -> None:
             name = node.get("name") if isinstance(node.get("name"), str) else None
-            if name and name not in {"main", "app"}:
+            if object_state and name and name not in {"main", "app"}:
                 found = {t for s in _strings(node) for t in _TOKEN.findall(s)}
                 for token in found:
                     if name not in subjects[token] and len(subjects[token]) < 20:

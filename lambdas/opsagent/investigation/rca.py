@@ -8,6 +8,7 @@ The rendering is bounded: each evidence excerpt is clipped and the whole text st
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Literal
 
@@ -120,6 +121,22 @@ def _clip(text: str, limit: int) -> str:
     )
 
 
+def _line(text: str, limit: int | None = None) -> str:
+    """Free text (tool messages, the agent's words) as one Markdown-inert line: whitespace collapsed,
+    so it cannot open a heading, list or fence of its own; a leading block marker escaped."""
+    text = " ".join(str(text).split())
+    if limit is not None:
+        text = _clip(text, limit)
+    return "\\" + text if text[:1] in "#>-+*=|~`" and text else text
+
+
+def _fenced(text: str, info: str = "") -> str:
+    """``text`` in a code fence longer than any backtick run inside it, so it cannot close the fence."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
+
+
 def _refs(refs: list[str]) -> str:
     return f" [{', '.join(refs)}]" if refs else ""
 
@@ -150,46 +167,48 @@ def render_markdown(report: RcaReport, *, max_bytes: int = 12_000, excerpt_chars
         f"- Alarm: {a.summary_line()}",
     ]
     if a.reason:
-        head.append(f"- Reason: {_clip(a.reason, 300)}")
+        head.append(f"- Reason: {_line(a.reason, 300)}")
     if a.kind == "metric_math" and a.expression:
         head.append(f"- Expression: `{a.expression}` ({a.expression_label or 'metric math'})")
     if a.kind == "composite":
         names = ", ".join(t.name for t in a.triggering_alarms) or "unknown"
         head.append(f"- Composite rule: `{a.alarm_rule}`; triggered by: {names}")
     if report.runbook:
-        head.append(f"- Runbook: `{report.runbook.id}` {report.runbook.title}".rstrip())
+        head.append(f"- Runbook: `{report.runbook.id}` {_line(report.runbook.title, 200)}".rstrip())
 
     cause = report.probable_cause
     body = [
         "",
         "### Probable cause",
-        f"{cause.summary} (confidence: **{cause.confidence}**){_refs(cause.evidence)}",
+        f"{_line(cause.summary)} (confidence: **{cause.confidence}**){_refs(cause.evidence)}",
         "",
         "### Findings",
     ]
-    body += [f"{i}. {f.summary}{_refs(f.evidence)}" for i, f in enumerate(report.findings, 1)] or ["- none"]
+    body += [f"{i}. {_line(f.summary)}{_refs(f.evidence)}" for i, f in enumerate(report.findings, 1)] or [
+        "- none"
+    ]
     if report.actions_taken:
         body += ["", "### Actions taken"]
         body += [
             f"- {x.operation} {_params(x.parameters)} -> **{x.decision}**"
-            + (f": {_clip(x.detail, 300)}" if x.detail else "")
+            + (f": {_line(x.detail, 300)}" if x.detail else "")
             for x in report.actions_taken
         ]
     body += ["", "### Proposed actions (not executed)" if not report.model_used else "### Proposed actions"]
     body += [
-        f"- {p.operation} {_params(p.parameters)} — {p.why or 'no reason given'} ({p.status})"
-        + (f" — {p.detail}" if p.detail else "")
+        f"- {p.operation} {_params(p.parameters)} — {_line(p.why) or 'no reason given'} ({p.status})"
+        + (f" — {_line(p.detail)}" if p.detail else "")
         for p in report.proposals
     ] or ["- none"]
     if report.next_steps:
         body += ["", "### Recommended next steps (for a human)"]
-        body += [f"- {step}" for step in report.next_steps]
+        body += [f"- {_line(step)}" for step in report.next_steps]
     body += ["", "### Gaps in the evidence"]
-    body += [f"- {g}" for g in report.gaps] or ["- none noted"]
+    body += [f"- {_line(g)}" for g in report.gaps] or ["- none noted"]
     if report.model_used or report.usage.total:
         body += ["", f"Token usage: {report.usage.input_tokens} in / {report.usage.output_tokens} out"]
     if report.model_used and report.answer:
-        body += ["", "### Agent answer", _clip(report.answer, 3000)]
+        body += ["", "### Agent answer (its own words, as text)", _fenced(_clip(report.answer, 3000), "text")]
 
     blocks = []
     for t in report.tool_calls:
@@ -198,9 +217,9 @@ def render_markdown(report: RcaReport, *, max_bytes: int = 12_000, excerpt_chars
             f"**{t.ref}** `{t.operation or t.api_path}` {_params(t.parameters)} -> {status} ({t.source})"
         ]
         if t.why:
-            lines.append(f"_why: {_clip(t.why, 200)}_")
-        lines.append(f"Key evidence: {key_evidence(t)}")
-        lines.append("```json\n" + _clip(t.text, excerpt_chars) + "\n```")
+            lines.append(f"_why: {_line(t.why, 200)}_")
+        lines.append(f"Key evidence: {_line(key_evidence(t))}")
+        lines.append(_fenced(_clip(t.text, excerpt_chars), "json"))
         blocks.append("\n".join(lines))
 
     # The analysis first (at most 3/4 of the budget), then as many evidence blocks as fit.
@@ -228,4 +247,4 @@ def render_markdown(report: RcaReport, *, max_bytes: int = 12_000, excerpt_chars
 def _params(params: dict[str, str]) -> str:
     if not params:
         return ""
-    return "(" + ", ".join(f"{k}={_clip(str(v), 60)}" for k, v in params.items()) + ")"
+    return "(" + ", ".join(f"{_line(k, 40)}={_line(v, 60)}" for k, v in params.items()) + ")"
