@@ -156,9 +156,16 @@ def _encode(value: dict[str, Any] | None) -> str | None:
     text = json.dumps(bound(value), default=str, separators=(",", ":"), sort_keys=True)
     if len(text.encode()) <= MAX_FIELD_BYTES:
         return text
-    # Still too big (many medium strings): keep a clipped preview, flagged as truncated.
-    preview = text.encode()[: MAX_FIELD_BYTES - 200].decode(errors="ignore")
-    return json.dumps({"_truncated": True, "_original_bytes": len(text.encode()), "preview": preview})
+    # Still too big (many medium strings): keep a clipped preview, flagged as truncated. Quotes and
+    # backslashes grow when the preview is encoded again, so cut until the whole thing fits.
+    size, keep = len(text.encode()), MAX_FIELD_BYTES - 200
+    while True:
+        preview = text.encode()[: max(0, keep)].decode(errors="ignore")
+        out = json.dumps({"_truncated": True, "_original_bytes": size, "preview": preview})
+        over = len(out.encode()) - MAX_FIELD_BYTES
+        if over <= 0:
+            return out
+        keep -= over
 
 
 # --- the trail --------------------------------------------------------------------------------

@@ -216,3 +216,17 @@ def test_a_record_never_overwrites_another(trail, ctx, monkeypatch):
     with pytest.raises(UpstreamUnavailable):
         trail.record(ctx, "scaleDeployment", {"n": 2}, "refused")
     assert trail.for_incident(ctx.incident_id) == [first]
+
+
+def test_many_medium_strings_still_fit_the_field_bound(trail, ctx):
+    wide = {f"key{i}": '"\\' * 250 for i in range(40)}  # quotes and backslashes double when re-encoded
+    rec = trail.record(ctx, "scaleDeployment", wide, "failed", before=wide, after=wide)
+    [stored] = trail.for_incident(ctx.incident_id)
+    assert stored == rec
+    for field in (stored.parameters, stored.before, stored.after):
+        assert field["_truncated"] is True and field["_original_bytes"] > audit.MAX_FIELD_BYTES
+    item = client("dynamodb").get_item(
+        TableName=TABLE, Key={"incident_id": {"S": ctx.incident_id}, "sk": {"S": rec.sk}}
+    )["Item"]
+    for name in ("parameters", "before", "after"):
+        assert len(item[name]["S"].encode()) <= audit.MAX_FIELD_BYTES
