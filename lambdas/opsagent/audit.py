@@ -335,20 +335,6 @@ def _from_item(item: dict[str, Any]) -> AuditRecord:
 def create_table(table_name: str, *, dynamodb: Any = None) -> None:
     """Create the audit table with the contract's keys and TTL (tests, the offline drill; infra
     creates the real one)."""
-    ddb = dynamodb or client("dynamodb")
-    ddb.create_table(
-        TableName=table_name,
-        KeySchema=[
-            {"AttributeName": "incident_id", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "incident_id", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
-    ddb.update_time_to_live(
-        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )
+    from opsagent import state
+
+    state.create_table(table_name, dynamodb=dynamodb or client("dynamodb"), hash_key="incident_id")

@@ -136,6 +136,16 @@ class StateStore:
                 f"state table {op} failed: {type(exc).__name__}", dependency="dynamodb:state"
             ) from exc
 
+    def _write(self, op: str, **kwargs: Any) -> bool:
+        """A conditional write: True if applied, False if its condition failed."""
+        try:
+            self._call(op, **kwargs)
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         return self._call("get_item", Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True).get("Item")
 
@@ -152,18 +162,12 @@ class StateStore:
             "expires_at": {"N": str(int(now + ttl_seconds))},
             **{k: {"S": str(v)} for k, v in (attributes or {}).items()},
         }
-        try:
-            self._call(
-                "put_item",
-                Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
-                ExpressionAttributeValues={":now": {"N": str(int(now))}},
-            )
-        except Exception as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return self._write(
+            "put_item",
+            Item=item,
+            ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+            ExpressionAttributeValues={":now": {"N": str(int(now))}},
+        )
 
     # --- idempotency ----------------------------------------------------------------------------
 
@@ -200,26 +204,22 @@ class StateStore:
             if take_over_token:
                 condition += " OR (#s = :done AND #t = :seen)"
                 values.update({":done": {"S": COMPLETED}, ":seen": {"S": take_over_token}})
-            try:
-                self._call(
-                    "put_item",
-                    Item={
-                        "pk": {"S": pk},
-                        "sk": {"S": "idem"},
-                        "status": {"S": IN_PROGRESS},
-                        "token": {"S": token},
-                        "in_progress_until": {"N": repr(now + lease_seconds)},
-                        "expires_at": {"N": str(int(now + ttl_seconds))},
-                        "description": {"S": description[:500]},
-                    },
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames={"#s": "status", **({"#t": "token"} if take_over_token else {})},
-                    ExpressionAttributeValues=values,
-                )
+            if self._write(
+                "put_item",
+                Item={
+                    "pk": {"S": pk},
+                    "sk": {"S": "idem"},
+                    "status": {"S": IN_PROGRESS},
+                    "token": {"S": token},
+                    "in_progress_until": {"N": repr(now + lease_seconds)},
+                    "expires_at": {"N": str(int(now + ttl_seconds))},
+                    "description": {"S": description[:500]},
+                },
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#s": "status", **({"#t": "token"} if take_over_token else {})},
+                ExpressionAttributeValues=values,
+            ):
                 return IdemOutcome("acquired", token=token)
-            except Exception as exc:
-                if not _is_conditional_failure(exc):
-                    raise
             item = self._get(pk, "idem")
             if item is None:
                 continue  # abandoned in between: try again
@@ -230,39 +230,29 @@ class StateStore:
 
     def idem_complete(self, scope: str, key: str, token: str, response: str, *, ttl_seconds: int) -> bool:
         """Store the response under our lease. False if the lease was lost (taken over)."""
-        try:
-            self._call(
-                "update_item",
-                Key={"pk": {"S": self.idem_pk(scope, key)}, "sk": {"S": "idem"}},
-                UpdateExpression="SET #s = :done, #r = :resp, expires_at = :exp REMOVE in_progress_until",
-                ConditionExpression="#t = :token",
-                ExpressionAttributeNames={"#s": "status", "#r": "response", "#t": "token"},
-                ExpressionAttributeValues={
-                    ":done": {"S": COMPLETED},
-                    ":resp": {"S": response},
-                    ":exp": {"N": str(int(self.clock() + ttl_seconds))},
-                    ":token": {"S": token},
-                },
-            )
-        except Exception as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return self._write(
+            "update_item",
+            Key={"pk": {"S": self.idem_pk(scope, key)}, "sk": {"S": "idem"}},
+            UpdateExpression="SET #s = :done, #r = :resp, expires_at = :exp REMOVE in_progress_until",
+            ConditionExpression="#t = :token",
+            ExpressionAttributeNames={"#s": "status", "#r": "response", "#t": "token"},
+            ExpressionAttributeValues={
+                ":done": {"S": COMPLETED},
+                ":resp": {"S": response},
+                ":exp": {"N": str(int(self.clock() + ttl_seconds))},
+                ":token": {"S": token},
+            },
+        )
 
     def idem_abandon(self, scope: str, key: str, token: str) -> None:
         """Drop our record (the operation did not complete), so a retry runs it again."""
-        try:
-            self._call(
-                "delete_item",
-                Key={"pk": {"S": self.idem_pk(scope, key)}, "sk": {"S": "idem"}},
-                ConditionExpression="#t = :token",
-                ExpressionAttributeNames={"#t": "token"},
-                ExpressionAttributeValues={":token": {"S": token}},
-            )
-        except Exception as exc:
-            if not _is_conditional_failure(exc):
-                raise
+        self._write(
+            "delete_item",
+            Key={"pk": {"S": self.idem_pk(scope, key)}, "sk": {"S": "idem"}},
+            ConditionExpression="#t = :token",
+            ExpressionAttributeNames={"#t": "token"},
+            ExpressionAttributeValues={":token": {"S": token}},
+        )
 
     # --- rolling window + incident budget -------------------------------------------------------
 
@@ -424,26 +414,26 @@ class StateStore:
                 }
             )
         for update in updates:
-            try:
-                self._call(
-                    "update_item",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeNames={"#rid": reservation.reservation_id},
-                    **update,
-                )
-            except Exception as exc:
-                if not _is_conditional_failure(exc):
-                    raise
+            self._write(
+                "update_item",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#rid": reservation.reservation_id},
+                **update,
+            )
 
 
-def create_table(table_name: str, *, dynamodb: Any = None) -> None:
-    """Create the state table with the contract's keys and TTL (tests, the offline drill)."""
+def create_table(table_name: str, *, dynamodb: Any = None, hash_key: str = "pk") -> None:
+    """Create the state table (or, with ``hash_key="incident_id"``, the audit table) with the
+    contract's keys (``hash_key`` + ``sk``) and TTL on ``expires_at`` (tests, the offline drill)."""
     ddb = dynamodb or client("dynamodb")
     ddb.create_table(
         TableName=table_name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        KeySchema=[
+            {"AttributeName": hash_key, "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
         AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": hash_key, "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "S"},
         ],
         BillingMode="PAY_PER_REQUEST",

@@ -442,17 +442,8 @@ class Scaling:
             self._window_scope(namespace, deployment), self.policy.cooldown_window_seconds, ctx.incident_id
         )
         decision = evaluate(self.policy, namespace, deployment, target, facts, self._usage(usage))
+        self._enforce(ctx, params, decision, facts.current_replicas, "dry run: ", dry_run=True)
         before = {"spec_replicas": facts.current_replicas}
-        if not decision.allowed:
-            self._record(
-                ctx,
-                params,
-                "refused",
-                rule=decision.rule,
-                detail=f"dry run: {decision.reason}",
-                before=before,
-            )
-            decision.raise_if_refused(dry_run=True)
         would = "already at the requested count" if facts.current_replicas == target else "would be applied"
         rec = self._record(
             ctx, params, "dry_run", detail=f"{facts.current_replicas} -> {target}: {would}", before=before
@@ -480,17 +471,9 @@ class Scaling:
         except OpsAgentError as exc:
             self._record_error(ctx, params, exc)
             raise
-        decision = evaluate(self.policy, namespace, deployment, target, facts)
-        if not decision.allowed:
-            self._record(
-                ctx,
-                params,
-                "refused",
-                rule=decision.rule,
-                detail=decision.reason,
-                before={"spec_replicas": facts.current_replicas},
-            )
-            decision.raise_if_refused()
+        self._enforce(
+            ctx, params, evaluate(self.policy, namespace, deployment, target, facts), facts.current_replicas
+        )
         before = facts.current_replicas
         if before == target:
             return self._unchanged(ctx, namespace, deployment, target, dep, params)
@@ -518,15 +501,7 @@ class Scaling:
                 decision = PolicyDecision(
                     allowed=False, rule=rule, reason=f"{rule} limit reached", limit=None
                 )
-            self._record(
-                ctx,
-                params,
-                "refused",
-                rule=decision.rule,
-                detail=decision.reason,
-                before={"spec_replicas": before},
-            )
-            decision.raise_if_refused()
+            self._enforce(ctx, params, decision, before)
         reservation = snapshot.reservation
         assert reservation is not None
 
@@ -642,16 +617,7 @@ class Scaling:
                 raise
             dep, scale, _hpa, facts = self._read_workload(namespace, deployment)
             decision = evaluate(self.policy, namespace, deployment, target, facts)
-            if not decision.allowed:
-                self._record(
-                    ctx,
-                    params,
-                    "refused",
-                    rule=decision.rule,
-                    detail=f"after a conflict: {decision.reason}",
-                    before={"spec_replicas": facts.current_replicas},
-                )
-                decision.raise_if_refused()
+            self._enforce(ctx, params, decision, facts.current_replicas, "after a conflict: ")
             if facts.current_replicas == target:
                 raise _Unchanged(dep)
         raise AssertionError("unreachable")
@@ -685,6 +651,29 @@ class Scaling:
             self.state.release(reservation)
         except OpsAgentError:
             log.exception("could not release a quota reservation; it expires with the window")
+
+    def _enforce(
+        self,
+        ctx: CallContext,
+        params: dict[str, Any],
+        decision: PolicyDecision,
+        before: int,
+        prefix: str = "",
+        **details: Any,
+    ) -> None:
+        """Nothing when ``decision`` allows; otherwise audit the refusal (with the replica count
+        before) and raise it as PolicyRefused."""
+        if decision.allowed:
+            return
+        self._record(
+            ctx,
+            params,
+            "refused",
+            rule=decision.rule,
+            detail=prefix + decision.reason,
+            before={"spec_replicas": before},
+        )
+        decision.raise_if_refused(**details)
 
     def _record_error(
         self, ctx: CallContext, params: dict[str, Any], exc: OpsAgentError, prefix: str = ""
