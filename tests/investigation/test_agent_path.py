@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 import pytest
@@ -63,6 +64,9 @@ class FakeRuntime:
             for item in script:
                 if isinstance(item, Exception):
                     raise item
+                if isinstance(item, float):  # the agent is busy for this many seconds
+                    time.sleep(item)
+                    continue
                 yield item
 
         return {"completion": stream()}
@@ -613,3 +617,81 @@ def test_confidence_needs_a_cited_tool_call(tables, alarm, settings_factory):
     assert report.probable_cause.confidence == "low"
     assert any("cited no tool call" in g for g in report.gaps)
     assert report.findings[0].evidence == [] and "unverified" in report.findings[0].summary
+
+
+class Ctx:
+    def __init__(self, remaining_ms: int) -> None:
+        self.aws_request_id, self.remaining_ms = "req-1", remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_a_slow_agent_is_cut_off_in_time_to_file_the_ticket(tables, alarm, settings_factory):
+    slow = [
+        tool_call("t-1", "pods", "/namespaces/{namespace}/pods", "get", {"namespace": "shop"}),
+        observation("t-1", PODS_BODY),
+        1.5,  # the agent keeps working past the trigger's deadline
+        usage(10, 10),
+        chunk(FINAL_ANSWER),
+    ]
+    runtime = FakeRuntime(slow)
+    deps = _deps(runtime)
+    settings = _settings(settings_factory, reserve_seconds=60)
+    started = time.monotonic()
+    out = handle_alarm_event(alarm("single-metric"), settings=settings, deps=deps, lambda_context=Ctx(61_000))
+    assert time.monotonic() - started < 5
+    assert (out.status, out.fallback_reason) == ("investigated", "timeout")
+    report, _ = deps.tickets.created[0]
+    assert any(t.source == "agent" and t.operation == "listPods" for t in report.tool_calls)
+
+
+def test_no_time_left_for_the_agent_goes_straight_to_the_fallback(tables, alarm, settings_factory):
+    runtime = FakeRuntime([chunk(FINAL_ANSWER)])
+    deps = _deps(runtime)
+    settings = _settings(settings_factory, reserve_seconds=60)
+    out = handle_alarm_event(alarm("single-metric"), settings=settings, deps=deps, lambda_context=Ctx(50_000))
+    assert (out.produced_by, out.fallback_reason) == ("runbook", "timeout")
+    assert runtime.requests == []
+
+
+def test_the_production_client_stops_waiting_by_the_deadline():
+    from opsagent.investigation.agent import bounded_client
+
+    config = bounded_client(42.7).meta.config
+    assert config.read_timeout == 42 and config.connect_timeout == 5
+    assert bounded_client(-3).meta.config.read_timeout == 5
+
+
+def test_a_request_reaching_the_deadline_is_left_unanswered_not_confirmed(
+    tables, alarm, settings_factory, monkeypatch
+):
+    monkeypatch.setenv("OPSAGENT_POLICY", json.dumps({"allowed_namespaces": ["shop"]}))
+    runtime = FakeRuntime([*first_turn()[:-1], 1.2, first_turn()[-1]], [chunk(FINAL_ANSWER)])
+    deps = _deps(runtime)
+    settings = _settings(settings_factory, mutation_mode="confirm", reserve_seconds=60)
+    out = handle_alarm_event(alarm("single-metric"), settings=settings, deps=deps, lambda_context=Ctx(61_000))
+    assert out.fallback_reason == "timeout" and len(runtime.requests) == 1  # nothing was confirmed
+    report, _ = deps.tickets.created[0]
+    assert report.actions_taken == []
+    assert any("left unanswered" in g and "scaleDeployment" in g for g in report.gaps)
+
+
+def test_no_confirmation_is_sent_once_the_deadline_has_passed(tables, alarm, settings_factory, monkeypatch):
+    from opsagent.agent_runtime import AgentSession
+
+    class SlowAfterAsk(AgentSession):
+        def ask(self, text):
+            turn = super().ask(text)
+            time.sleep(1.2)  # the deadline passes between the turn and its answer
+            return turn
+
+    monkeypatch.setenv("OPSAGENT_POLICY", json.dumps({"allowed_namespaces": ["shop"]}))
+    runtime = FakeRuntime(first_turn(), [chunk(FINAL_ANSWER)])
+    deps = _deps(runtime)
+    deps.session_factory = SlowAfterAsk
+    settings = _settings(settings_factory, mutation_mode="confirm", reserve_seconds=60)
+    out = handle_alarm_event(alarm("single-metric"), settings=settings, deps=deps, lambda_context=Ctx(61_000))
+    assert out.fallback_reason == "timeout" and len(runtime.requests) == 1
+    report, _ = deps.tickets.created[0]
+    assert report.actions_taken == [] and any("left unanswered" in g for g in report.gaps)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,21 @@ def default_session_factory(**kwargs: Any) -> Any:
     from opsagent.agent_runtime import AgentSession
 
     return AgentSession(**kwargs)
+
+
+def bounded_client(seconds: float) -> Any:
+    """A bedrock-agent-runtime client whose read timeout ends by the trigger's deadline (the
+    runtime's default waits 300 s for the next event: the whole Lambda invocation)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=5,
+        read_timeout=max(5, int(seconds)),
+        retries={"mode": "standard", "max_attempts": 2},
+        user_agent_appid="opsagent-trigger",
+    )
+    return boto3.session.Session().client("bedrock-agent-runtime", config=config)
 
 
 def build_prompt(facts: AlarmFacts, evidence: list[ToolResult], settings: TriggerSettings) -> str:
@@ -271,18 +287,34 @@ def investigate_with_agent(
     session_factory: SessionFactory = default_session_factory,
     client: Any = None,
     progress: AgentProgress | None = None,
+    deadline: float | None = None,
 ) -> RcaReport:
-    """Raises AgentUnavailable (from the session) when Bedrock cannot be used; ``progress`` then
-    holds the decisions taken and ``runner`` the tool calls seen, the broken turn's included."""
+    """Raises AgentUnavailable (from the session) when Bedrock cannot be used, or with reason
+    ``timeout`` once ``time.monotonic()`` passes ``deadline`` (checked on every stream event and
+    before each turn); ``progress`` then holds the decisions taken and ``runner`` the tool calls
+    seen, the broken turn's included."""
     cfg = settings.config
     progress = progress if progress is not None else AgentProgress()
     evidence = list(runner.results)
+
+    def in_time(_event: Any = None) -> None:
+        if deadline is not None and time.monotonic() >= deadline:
+            raise AgentUnavailable(
+                f"the agent had not finished when only {cfg.reserve_seconds}s of the invocation were left "
+                "(kept for the investigation without a model and the ticket)",
+                reason="timeout",
+            )
+
+    in_time()
+    if client is None and deadline is not None:
+        client = bounded_client(deadline - time.monotonic())
     kwargs: dict[str, Any] = {
         "agent_id": settings.agent_id,
         "alias_id": settings.agent_alias_id,
         "session_id": runner.ctx.session_id,
         "session_attributes": {"incident_id": facts.incident_id, "trigger": "alarm"},
         "enable_trace": True,
+        "on_event": in_time,
     }
     if client is not None:
         kwargs["client"] = client
@@ -295,12 +327,18 @@ def investigate_with_agent(
         progress.usage.output_tokens += turn.usage.output_tokens
         progress.settle(runner.results[start:])
 
+    def unanswered(request: Any, why: str) -> None:
+        asked = ", ".join(i.operation or i.api_path for i in request.inputs or [request])
+        progress.gaps.append(f"the agent's request ({asked}) was left unanswered: {why}")
+
     def play(send: Callable[..., Any], *args: Any) -> Any:
         try:
             turn = send(*args)
         except AgentUnavailable as exc:
             if exc.partial_turn is not None:  # tools may have run before the stream broke
                 absorb(exc.partial_turn)
+                if exc.partial_turn.pending_confirmation is not None:
+                    unanswered(exc.partial_turn.pending_confirmation, exc.reason)
             raise
         absorb(turn)
         return turn
@@ -338,6 +376,9 @@ def investigate_with_agent(
         turn = play(session.ask, build_prompt(facts, evidence, settings))
         while turn.pending_confirmation is not None:
             request = turn.pending_confirmation
+            if deadline is not None and time.monotonic() >= deadline:
+                unanswered(request, "timeout")
+                in_time()
             decisions = [judge(item) for item in request.inputs or [request]]  # one per change
             turn = play(session.answer_confirmation, request, decisions)
             if progress.decisions > cfg.max_confirmations:

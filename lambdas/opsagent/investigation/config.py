@@ -56,6 +56,13 @@ class TriggerConfig(BaseModel):
     agent_id: str | None = Field(default=None, pattern=_AGENT_ID)
     agent_alias_id: str | None = Field(default=None, pattern=_AGENT_ID)
     max_confirmations: int = Field(default=3, ge=0, le=10)
+    reserve_seconds: int = Field(
+        default=60,
+        ge=10,
+        le=240,
+        description="Seconds of the Lambda invocation kept for the no-model fallback and the ticket: the "
+        "agent session is cut off (fallback reason timeout) when only this much time is left",
+    )
     enrich: bool = True
     metric_window_minutes: int = Field(default=60, ge=5, le=24 * 60)
     max_steps: int = Field(default=8, ge=1, le=20, description="Runbook steps run by the fallback")

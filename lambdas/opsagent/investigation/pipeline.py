@@ -364,6 +364,16 @@ def handle_alarm_event(
         raise
 
 
+def _agent_deadline(lambda_context: Any, reserve_seconds: int) -> float | None:
+    """``time.monotonic()`` by which the agent must be done: the invocation's end minus the time
+    the fallback and the ticket need. None outside Lambda."""
+    try:
+        remaining = int(lambda_context.get_remaining_time_in_millis()) / 1000
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return time.monotonic() + remaining - reserve_seconds
+
+
 #: Lease beyond the invocation's remaining time (clock skew between containers, clean-up).
 LEASE_MARGIN_SECONDS = 30
 
@@ -481,6 +491,7 @@ def _lead(
                 session_factory=deps.session_factory or default_session_factory,
                 client=deps.agent_client,
                 progress=progress,
+                deadline=_agent_deadline(lambda_context, cfg.reserve_seconds),
             )
         except OpsAgentError as exc:
             reason = str(getattr(exc, "reason", None) or exc.code)
