@@ -374,3 +374,49 @@ def test_replay_only_when_the_requested_count_holds(stack, lambda_context, monke
     status, again = call(scale_event(replicas="5"), lambda_context)
     assert status == 200 and again["replayed"] is False and again["outcome"] == "applied"
     assert stack.state.replicas("shop", "checkout") == 5
+
+
+# --- scale to zero, step base --------------------------------------------------------------------
+
+
+def test_scale_to_zero_needs_both_settings(stack, lambda_context, policy_env):
+    policy_env({"allowed_namespaces": ["shop"], "allow_scale_to_zero": True})  # floor still 1
+    status, body = call(scale_event("cart", "0"), lambda_context)
+    assert status == 403 and (body["rule"], body["limit"]) == ("replica_floor", 1)
+    assert "min_replicas" in body["message"]
+    status, body = call(scale_event("cart", "0", dry_run="true"), lambda_context)
+    assert status == 403 and body["rule"] == "replica_floor"
+    assert stack.requests == [] and stack.state.replicas("shop", "cart") == 2
+
+
+def test_step_is_measured_from_spec_during_a_rollout(kube_factory, ddb, policy_env, lambda_context):
+    """Mid-rollout status.replicas (old + new pods) exceeds spec.replicas. The step limits how far
+    one call moves the desired count, so it is measured from spec: from status, 3 -> 7 would look
+    like a step of 1 when 7 pods exist."""
+    kube = kube_factory(
+        {
+            "namespace": "shop",
+            "deployments": [
+                {
+                    "name": "checkout",
+                    "replicas": 3,
+                    "revision": 8,
+                    "pods": [{"count": 3, "state": "notready"}],
+                    "previous": {"revision": 7, "replicas": 3, "pods": [{"count": 3, "state": "running"}]},
+                }
+            ],
+        }
+    )
+    dep = kube.state.deployment("shop", "checkout")
+    assert dep["status"]["replicas"] > dep["spec"]["replicas"] == 3
+    status, body = call(scale_event(replicas="7"), lambda_context)
+    assert status == 403 and body["rule"] == "max_step" and "3 -> 7" in body["message"]
+    status, body = call(scale_event(replicas="6"), lambda_context)
+    assert status == 200 and body["before_replicas"] == 3 and kube.state.replicas("shop", "checkout") == 6
+
+
+def test_long_and_unicode_incident_ids_are_usable_keys(stack, lambda_context):
+    incident = "\U0001f525" * 3000  # 12 KB of UTF-8; DynamoDB keys take 2 KB at most
+    status, body = call(scale_event(replicas="4", incident=incident), lambda_context)
+    assert status == 200 and body["quota"]["incident_budget_used"] == 1
+    assert trail(incident[:256])[-1].decision == "applied"

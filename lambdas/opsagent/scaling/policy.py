@@ -243,7 +243,7 @@ def evaluate(
             "replica_floor",
             policy.min_replicas,
             f"{target} replicas is below the floor of {policy.min_replicas}"
-            + ("; scaling to zero needs allow_scale_to_zero" if target == 0 else ""),
+            + ("; scaling to zero needs min_replicas 0 and allow_scale_to_zero true" if target == 0 else ""),
             checked,
         )
     checked.append("replica_floor")
