@@ -13,13 +13,9 @@ from .conftest import AUDIT_TABLE, OOM_PODS, FakeDispatch, FakeTickets
 
 
 def _deps(dispatch=None, tickets=None, **kw):
-    return Dependencies(
-        tickets=tickets or FakeTickets(),
-        audit=AuditTrail(AUDIT_TABLE),
-        dispatch=dispatch or FakeDispatch(),
-        runbooks_loader=lambda: [],
-        **kw,
-    )
+    kw.setdefault("audit", AuditTrail(AUDIT_TABLE))
+    kw.setdefault("runbooks_loader", lambda: [])
+    return Dependencies(tickets=tickets or FakeTickets(), dispatch=dispatch or FakeDispatch(), **kw)
 
 
 def _retime(event, minutes):
@@ -386,3 +382,66 @@ def test_reason_words_in_free_text_are_not_evidence_of_a_pod_state(alarm):
     (finding,) = [f for f in findings if f.signal == "OOMKilled"]
     assert cause.category == "oom" and "cart-7d9f-abcde" in finding.summary
     assert "cart-OOMKilled-restarts" not in finding.summary
+
+
+class FlakyAudit:
+    """The audit trail, failing for the investigation's own record (DynamoDB throttled, say)."""
+
+    def __init__(self, fail_on: str = "investigateAlarm") -> None:
+        self.trail, self.fail_on, self.records = AuditTrail(AUDIT_TABLE), fail_on, []
+
+    def record(self, ctx, operation, parameters, decision, **kw):
+        from opsagent.errors import UpstreamUnavailable
+
+        if operation == self.fail_on and decision == "recorded":
+            raise UpstreamUnavailable("could not write the audit record: ProvisionedThroughputExceeded")
+        self.records.append((operation, decision))
+        return self.trail.record(ctx, operation, parameters, decision, **kw)
+
+
+def test_an_audit_failure_after_the_ticket_does_not_investigate_twice(
+    tables, alarm, settings_factory, caplog
+):
+    deps = _deps(audit=FlakyAudit())
+    settings = settings_factory()
+    out = handle_alarm_event(alarm("single-metric"), settings=settings, deps=deps)
+    assert out.status == "investigated" and out.ticket_id
+    assert "audit" in out.message  # the outcome says the record is missing
+    assert any("audit" in r.message and r.levelname == "ERROR" for r in caplog.records)
+    again = handle_alarm_event(alarm("single-metric"), settings=settings, deps=deps)
+    assert again.status == "duplicate" and len(deps.tickets.created) == 1
+
+
+class CommentsDown(FakeTickets):
+    def comment(self, ticket_id, text, ctx):
+        raise RuntimeError("ticket backend down for comments")
+
+
+@pytest.mark.parametrize("comments_work", [True, False])
+def test_a_refire_during_the_investigation_reaches_the_ticket(tables, alarm, settings_factory, comments_work):
+    settings = settings_factory(flap_window_minutes=30)
+    tickets = FakeTickets() if comments_work else CommentsDown()
+    flaps = []
+
+    class FlapDuringEnrichment(FakeDispatch):
+        def __call__(self, group, event, context):
+            if not flaps:  # the alarm re-fires while the lead is still gathering evidence
+                flaps.append(
+                    handle_alarm_event(_retime(alarm("single-metric"), 3), settings=settings, deps=_deps())
+                )
+            return super().__call__(group, event, context)
+
+    out = handle_alarm_event(
+        alarm("single-metric"), settings=settings, deps=_deps(FlapDuringEnrichment(), tickets)
+    )
+    assert flaps[0].status == "coalesced" and flaps[0].ticket_id is None
+    assert out.status == "investigated"
+    if comments_work:
+        ((ticket_id, text),) = tickets.comments
+        assert (
+            ticket_id == out.ticket_id
+            and "flapped while the investigation ran" in text
+            and "occurrence #2" in text
+        )
+    else:
+        assert "flap notes not posted" in out.message

@@ -532,15 +532,34 @@ def _lead(
         ticket_id, url, deduplicated = opened_by_agent, "", True
     else:
         ticket_id, url, deduplicated = tickets.create(report, ctx)
+    # The ticket is filed: from here on nothing may fail the event, or the retry would investigate
+    # (and, in confirm mode, act) a second time. What cannot be done is logged as an error and said.
+    missing: list[str] = []
     notes = store.attach_ticket(facts, incident_id=facts.incident_id, ticket_id=ticket_id)
     if notes:
-        tickets.comment(ticket_id, "Alarm flapped while the investigation ran:\n- " + "\n- ".join(notes), ctx)
-    _record_report(deps, ctx, facts, report, ticket_id, deduplicated, int((time.monotonic() - t0) * 1000))
+        try:
+            tickets.comment(
+                ticket_id, "Alarm flapped while the investigation ran:\n- " + "\n- ".join(notes), ctx
+            )
+        except Exception:
+            log.exception(
+                "could not post the flap notes on the ticket", extra={"ticket_id": ticket_id, "notes": notes}
+            )
+            missing.append("flap notes not posted (see the log)")
+    try:
+        _record_report(deps, ctx, facts, report, ticket_id, deduplicated, int((time.monotonic() - t0) * 1000))
+    except Exception as exc:
+        log.exception(
+            "the investigation's audit records could not be written; the ticket is filed",
+            extra={"ticket_id": ticket_id, "incident_id": facts.incident_id},
+        )
+        missing.append(f"audit trail incomplete ({type(exc).__name__})")
     store.finish_delivery(facts, incident_id=facts.incident_id, ticket_id=ticket_id, result="investigated")
     return Outcome(
         status="investigated",
         message=f"investigated ({report.produced_by}); ticket {ticket_id}"
-        + (" (existing open ticket, commented)" if deduplicated else ""),
+        + (" (existing open ticket, commented)" if deduplicated else "")
+        + "".join(f"; {m}" for m in missing),
         incident_id=facts.incident_id,
         ticket_id=ticket_id,
         ticket_url=url or None,
