@@ -445,3 +445,32 @@ def test_a_refire_during_the_investigation_reaches_the_ticket(tables, alarm, set
         )
     else:
         assert "flap notes not posted" in out.message
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: d.update(previousState={"value": "OK"}),  # no timestamp/reason on the previous state
+        lambda d: d.pop("previousState"),
+        lambda d: d["configuration"].pop("metrics"),  # no metrics at all (and no rule)
+        lambda d: d["state"].pop("reasonData"),
+    ],
+)
+def test_alarms_missing_optional_parts_are_still_investigated(tables, alarm, settings_factory, mutate):
+    event = alarm("single-metric")
+    mutate(event["detail"])
+    out = handle_alarm_event(event, settings=settings_factory(), deps=_deps())
+    assert out.status == "investigated", out.message
+
+
+def test_an_alarm_state_change_that_cannot_be_read_fails_instead_of_being_dropped(
+    tables, alarm, settings_factory
+):
+    from opsagent.errors import InvalidInput
+
+    event = alarm("single-metric")
+    event["detail"]["state"].pop("timestamp")
+    deps = _deps()
+    with pytest.raises(InvalidInput, match="malformed"):  # Lambda retries it, then the DLQ keeps it
+        handle_alarm_event(event, settings=settings_factory(), deps=deps)
+    assert deps.tickets.created == []

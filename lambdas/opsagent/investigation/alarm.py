@@ -100,11 +100,17 @@ class AlarmState(_Wire):
         return data if isinstance(data, dict) else {}
 
 
+class PreviousState(_Wire):
+    """Only its value is read; nothing about it may make an alarm unreadable."""
+
+    value: str | None = None
+
+
 class AlarmDetail(_Wire):
     alarm_name: str = Field(alias="alarmName", min_length=1, max_length=255)
     configuration: AlarmConfiguration = Field(default_factory=AlarmConfiguration)
     state: AlarmState
-    previous_state: AlarmState | None = Field(default=None, alias="previousState")
+    previous_state: PreviousState | None = Field(default=None, alias="previousState")
 
 
 class AlarmStateChangeEvent(_Wire):
@@ -125,13 +131,17 @@ class AlarmStateChangeEvent(_Wire):
         return f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{self.detail.alarm_name}"
 
 
+class NotAnAlarmEvent(InvalidInput):
+    """The event is not a CloudWatch alarm state change (nothing to do)."""
+
+
 def parse_event(event: Any) -> AlarmStateChangeEvent:
-    """Validate an EventBridge event; InvalidInput (naming the problems) if it is not an alarm
-    state change."""
+    """Validate an EventBridge event: :class:`NotAnAlarmEvent` if it is not an alarm state change,
+    InvalidInput (naming the problems) if it is one that cannot be read."""
     if not isinstance(event, dict):
-        raise InvalidInput("the event is not a JSON object")
+        raise NotAnAlarmEvent("the event is not a JSON object")
     if event.get("detail-type") != DETAIL_TYPE or event.get("source") != SOURCE:
-        raise InvalidInput(
+        raise NotAnAlarmEvent(
             "not a CloudWatch alarm state change",
             detail_type=str(event.get("detail-type"))[:80],
             source=str(event.get("source"))[:80],

@@ -36,9 +36,10 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from opsagent.context import CallContext
-from opsagent.errors import InvalidInput, OpsAgentError
+from opsagent.errors import OpsAgentError
 from opsagent.investigation.alarm import (
     AlarmFacts,
+    NotAnAlarmEvent,
     TriggeringAlarm,
     extract_facts,
     name_from_arn,
@@ -315,8 +316,9 @@ def handle_alarm_event(
     cfg = settings.config
     try:
         parsed = parse_event(event)
-    except InvalidInput as exc:
+    except NotAnAlarmEvent as exc:
         return Outcome(status="ignored", message=f"not handled: {exc.message}")
+    # An alarm state change we cannot read raises InvalidInput: Lambda retries it and the DLQ keeps it.
     if parsed.detail.state.value != "ALARM":
         return Outcome(status="ignored", message=f"state {parsed.detail.state.value}: nothing to investigate")
     facts = extract_facts(parsed, settings.workload_mapping)
