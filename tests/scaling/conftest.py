@@ -132,3 +132,22 @@ def stack(ddb, kube, policy_env):  # noqa: F811 - the imported fixture
     """moto tables + the emulator (over HTTP) + a policy allowing namespace shop."""
     kube.clear_requests()
     return kube
+
+
+def scale_direct(deployment="checkout", replicas=4, incident="inc-1"):
+    """The domain call behind the handler, for threads: Powertools keeps the current event in a
+    class attribute (BaseRouter.current_event), so concurrent handler calls in one process would
+    read each other's events. Lambda runs one event per container at a time; threads here stand
+    for containers."""
+    from opsagent.context import CallContext
+    from opsagent.errors import OpsAgentError
+    from opsagent.scaling import ScaleRequest, Scaling
+
+    ctx = CallContext(incident_id=incident, session_id="s-" + incident[:40], trigger="test")
+    try:
+        result = Scaling.from_env().scale(
+            ctx, "shop", deployment, ScaleRequest(replicas=replicas, reason="race")
+        )
+    except OpsAgentError as exc:
+        return exc.status_code, exc.to_body()
+    return 200, result.model_dump(mode="json")

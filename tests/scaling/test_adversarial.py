@@ -12,7 +12,7 @@ import pytest
 
 from opsagent.state import StateStore
 
-from .conftest import STATE_TABLE
+from .conftest import STATE_TABLE, scale_direct
 from .test_scale_handler import INCIDENT, call, patches, scale_event, trail, usage
 
 
@@ -221,7 +221,7 @@ def test_budget_edge_with_concurrent_deployments(stack, lambda_context, policy_e
 
     def go(dep):
         barrier.wait()
-        results.append(call(scale_event(dep, "3"), lambda_context))
+        results.append(scale_direct(dep, 3, INCIDENT))
 
     threads = [threading.Thread(target=go, args=(d,)) for d in ("cart", "search")]
     for t in threads:
@@ -420,3 +420,56 @@ def test_long_and_unicode_incident_ids_are_usable_keys(stack, lambda_context):
     status, body = call(scale_event(replicas="4", incident=incident), lambda_context)
     assert status == 200 and body["quota"]["incident_budget_used"] == 1
     assert trail(incident[:256])[-1].decision == "applied"
+
+
+# --- races the resourceVersion must catch ----------------------------------------------------------
+
+
+def before_first_patch(monkeypatch, action):
+    from opsagent.k8s import get_kube
+
+    client = get_kube()
+    real_patch, done = client.patch, []
+
+    def patch(path, body, **kwargs):
+        if not done:
+            done.append(True)
+            action()
+        return real_patch(path, body, **kwargs)
+
+    monkeypatch.setattr(client, "patch", patch)
+
+
+def test_opt_out_added_while_we_scale_is_honoured(stack, lambda_context, monkeypatch):
+    def owners_opt_out():
+        with stack.state.lock:
+            dep = stack.state.deployment("shop", "checkout")
+            dep["metadata"]["labels"]["opsagent.io/scaling"] = "disabled"
+            dep["metadata"]["resourceVersion"] = stack.state.next_rv()
+
+    before_first_patch(monkeypatch, owners_opt_out)
+    status, body = call(scale_event(replicas="5"), lambda_context)
+    assert status == 403 and body["rule"] == "opt_out_label", body
+    assert [r.status for r in patches(stack)] == [409]
+    assert stack.state.replicas("shop", "checkout") == 3 and usage() == (0, 0)
+
+
+def test_identical_requests_from_two_incidents_change_once(stack, lambda_context):
+    barrier = threading.Barrier(4)
+    results = []
+
+    def go(incident):
+        barrier.wait()
+        results.append(scale_direct(replicas=5, incident=incident))
+
+    threads = [threading.Thread(target=go, args=(f"inc-{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Each holds a cooldown slot until its PATCH loses the resourceVersion race, so the 4th may be
+    # refused by the cooldown (3 per hour): a safe error for what would have been a no-op.
+    assert all(s == 200 or (s, b["rule"]) == (403, "cooldown") for s, b in results), results
+    assert [b.get("outcome") for _, b in results].count("applied") == 1
+    assert stack.state.scale_history == [{"namespace": "shop", "name": "checkout", "from": 3, "to": 5}]
+    assert usage(incident="inc-0")[0] == 1  # the losers released their cooldown slots

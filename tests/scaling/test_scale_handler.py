@@ -15,7 +15,7 @@ from opsagent.audit import AuditTrail
 from opsagent.state import StateStore
 from support import bedrock_event, load_event, response_body
 
-from .conftest import AUDIT_TABLE, STATE_TABLE
+from .conftest import AUDIT_TABLE, STATE_TABLE, scale_direct
 
 SCALE_PATH = "/namespaces/{namespace}/deployments/{deployment}/scale"
 INCIDENT = "checkout-high-cpu@2026-11-20T14:05:40.989+0000"  # the sample event's incident
@@ -190,11 +190,11 @@ def test_concurrent_different_requests_at_the_cooldown_edge(stack, lambda_contex
     barrier = threading.Barrier(4)
     results = []
 
-    def go(replicas, incident):
+    def go(replicas, incident):  # threads stand for Lambda containers: see scale_direct
         barrier.wait()
-        results.append(call(scale_event(replicas=replicas, incident=incident), lambda_context))
+        results.append(scale_direct(replicas=replicas, incident=incident))
 
-    threads = [threading.Thread(target=go, args=(r, f"inc-{i}")) for i, r in enumerate(["6", "7", "3", "2"])]
+    threads = [threading.Thread(target=go, args=(r, f"inc-{i}")) for i, r in enumerate([6, 7, 3, 2])]
     for t in threads:
         t.start()
     for t in threads:
