@@ -473,3 +473,21 @@ def test_identical_requests_from_two_incidents_change_once(stack, lambda_context
     assert [b.get("outcome") for _, b in results].count("applied") == 1
     assert stack.state.scale_history == [{"namespace": "shop", "name": "checkout", "from": 3, "to": 5}]
     assert usage(incident="inc-0")[0] == 1  # the losers released their cooldown slots
+
+
+def test_failed_reread_after_a_conflict_is_not_an_unknown_outcome(stack, lambda_context, monkeypatch):
+    """A 409 means the PATCH did not land. If the re-read after it fails, nothing was applied:
+    the quota is released and the audit does not say 'outcome unknown'."""
+    before_first_patch(
+        monkeypatch,
+        lambda: (
+            stack.inject("PATCH", r"/deployments/checkout/scale$", status=409, times=1),
+            stack.inject("GET", r"/deployments/checkout/scale$", status=503, times=None),
+        ),
+    )
+    status, body = call(scale_event(replicas="5"), lambda_context)
+    assert status == 503 and body["retryable"] is True
+    assert stack.state.replicas("shop", "checkout") == 3
+    assert usage() == (0, 0)
+    rec = trail()[-1]
+    assert rec.decision == "failed" and "unknown" not in rec.detail and "nothing applied" in rec.detail

@@ -507,16 +507,16 @@ class Scaling:
 
         try:
             patched, before_scale = self._patch_with_retry(ctx, namespace, deployment, target, scale, params)
-        except (UpstreamTimeout, UpstreamUnavailable) as exc:
+        except _OutcomeUnknown as unknown:
             # The PATCH may or may not have landed: keep the reservation (fail closed) and say so.
             self._record(
                 ctx,
                 params,
                 "failed",
-                detail=f"outcome unknown, quota kept: {exc.message}",
+                detail=f"outcome unknown, quota kept: {unknown.error.message}",
                 before={"spec_replicas": before},
             )
-            raise
+            raise unknown.error from None
         except BaseException as exc:
             self._release(reservation)
             if isinstance(exc, _Unchanged):
@@ -595,6 +595,8 @@ class Scaling:
                 body["metadata"] = {"resourceVersion": rv}
             try:
                 return self.kube.patch(wl.scale_path(namespace, deployment), body, patch_type="merge"), scale
+            except (UpstreamTimeout, UpstreamUnavailable) as exc:
+                raise _OutcomeUnknown(exc) from exc
             except Conflict:
                 if attempt == 2:
                     self._record(
@@ -615,7 +617,11 @@ class Scaling:
                     before={"spec_replicas": wl.scale_replicas(scale)},
                 )
                 raise
-            dep, scale, _hpa, facts = self._read_workload(namespace, deployment)
+            try:  # the 409 says nothing landed: a failure here is a plain "not applied"
+                dep, scale, _hpa, facts = self._read_workload(namespace, deployment)
+            except OpsAgentError as exc:
+                self._record_error(ctx, params, exc, "after a conflict, nothing applied: ")
+                raise
             decision = evaluate(self.policy, namespace, deployment, target, facts)
             self._enforce(ctx, params, decision, facts.current_replicas, "after a conflict: ")
             if facts.current_replicas == target:
@@ -692,6 +698,13 @@ class Scaling:
         except OpsAgentError:
             log.exception("audit write failed", extra={"decision": decision})
             return None
+
+
+class _OutcomeUnknown(Exception):
+    """Control flow inside _apply: the PATCH itself timed out or failed with a 5xx."""
+
+    def __init__(self, error: UpstreamTimeout | UpstreamUnavailable) -> None:
+        self.error = error
 
 
 class _Unchanged(Exception):
