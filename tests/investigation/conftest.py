@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -122,3 +123,14 @@ def settings_factory(monkeypatch):
         return TriggerSettings.from_env(env)
 
     return _make
+
+
+def retime(event: dict, minutes: float) -> dict:
+    """The same alarm, its state change ``minutes`` later (CloudWatch's timestamp format)."""
+    from opsagent.investigation.alarm import parse_timestamp
+
+    t = parse_timestamp(event["detail"]["state"]["timestamp"]) + timedelta(minutes=minutes)
+    event["detail"]["state"]["timestamp"] = (
+        t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}+0000"
+    )
+    return event

@@ -204,6 +204,9 @@ def test_propose_mode_denies_the_scale_and_records_the_proposal(tables, alarm, s
     )
     assert ask["sessionState"]["sessionAttributes"] == {"incident_id": out.incident_id, "trigger": "alarm"}
     assert "[T1] queryMetric" in ask["inputText"] and "[T2] listPods" in ask["inputText"]  # pre-enrichment
+    prompt = ask["inputText"]
+    assert "Do not open a ticket yourself" in prompt and "fenced ```json block" in prompt
+    assert "will be DENIED and recorded as a proposal" in prompt  # the agent knows nobody confirms
     result = answer["sessionState"]["returnControlInvocationResults"][0]["apiResult"]
     assert answer["sessionState"]["invocationId"] == "inv-1"
     assert (result["apiPath"], result["confirmationState"]) == (SCALE_PATH, "DENY")

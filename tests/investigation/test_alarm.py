@@ -150,3 +150,18 @@ class TestWorkloadMapping:
     def test_no_workload_dimensions(self):
         ref = resolve_workload({"InstanceId": "i-123"}, WorkloadMapping(default_cluster="prod"))
         assert not ref.known and ref.cluster == "prod"
+
+
+def test_session_ids_of_long_alarm_names_do_not_collide(alarm):
+    """Truncated to 100 characters, two alarms sharing a long prefix (and the second) stay distinct:
+    a shared InvokeAgent session would mix two incidents in the agent's memory."""
+    ids = set()
+    for suffix in ("cart", "checkout"):
+        event = alarm("single-metric")
+        name = "prod-eu-west-1-shop-platform-team-latency-p99-over-slo-for-service-" + suffix
+        event["detail"]["alarmName"] = name
+        event["resources"] = [f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"]
+        ids.add(extract_facts(event).session_id())
+    event["detail"]["state"]["timestamp"] = "2026-11-20T14:05:40.990+0000"  # 1 ms later
+    ids.add(extract_facts(event).session_id())
+    assert len(ids) == 3

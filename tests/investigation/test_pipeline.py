@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from opsagent.audit import AuditTrail
 from opsagent.investigation.pipeline import Dependencies, handle_alarm_event
 
 from .conftest import AUDIT_TABLE, OOM_PODS, FakeDispatch, FakeTickets
+from .conftest import retime as _retime
 
 
 def _deps(dispatch=None, tickets=None, **kw):
     kw.setdefault("audit", AuditTrail(AUDIT_TABLE))
     kw.setdefault("runbooks_loader", lambda: [])
     return Dependencies(tickets=tickets or FakeTickets(), dispatch=dispatch or FakeDispatch(), **kw)
-
-
-def _retime(event, minutes):
-    from opsagent.investigation.alarm import parse_timestamp
-
-    t = parse_timestamp(event["detail"]["state"]["timestamp"]) + timedelta(minutes=minutes)
-    event["detail"]["state"]["timestamp"] = (
-        t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}+0000"
-    )
-    return event
 
 
 @pytest.mark.parametrize("kind", ["single-metric", "metric-math", "composite"])
@@ -474,3 +463,59 @@ def test_an_alarm_state_change_that_cannot_be_read_fails_instead_of_being_droppe
     with pytest.raises(InvalidInput, match="malformed"):  # Lambda retries it, then the DLQ keeps it
         handle_alarm_event(event, settings=settings_factory(), deps=deps)
     assert deps.tickets.created == []
+
+
+def test_a_redelivered_flap_is_a_duplicate_not_a_second_comment(tables, alarm, settings_factory):
+    deps, settings = _deps(), settings_factory(flap_window_minutes=30)
+    handle_alarm_event(alarm("single-metric"), settings=settings, deps=deps)
+    flap = _retime(alarm("single-metric"), 4)
+    assert handle_alarm_event(flap, settings=settings, deps=deps).status == "coalesced"
+    again = handle_alarm_event(_retime(alarm("single-metric"), 4), settings=settings, deps=deps)
+    assert again.status == "duplicate" and len(deps.tickets.comments) == 1
+
+
+def test_the_fallback_stops_at_max_steps_and_says_so(tables, alarm, settings_factory):
+    deps = _deps()
+    handle_alarm_event(
+        alarm("single-metric"), settings=settings_factory(max_steps=1, enrich=False), deps=deps
+    )
+    report, _ = deps.tickets.created[0]
+    assert len(report.tool_calls) == 1
+    assert any("not run (max_steps=1)" in g for g in report.gaps)
+
+
+def test_metric_window_never_asks_for_a_period_longer_than_itself(alarm):
+    from opsagent.investigation.alarm import extract_facts
+    from opsagent.investigation.fallback import metric_params
+
+    facts = extract_facts(alarm("single-metric"))  # period 300 s
+    assert metric_params(facts, 60)["period"] == "300"
+    assert "period" not in metric_params(facts, 4)  # 4 minutes < one 5-minute period
+
+
+def test_cpu_saturation_is_high_confidence_only_when_capacity_is_known(alarm):
+    """CPU over the threshold with healthy pods says 'saturation'; only the deployment (no HPA, or HPA at
+    its maximum) says the capacity cannot grow by itself: that is what makes it high confidence."""
+    import json
+
+    from opsagent.investigation.alarm import extract_facts
+    from opsagent.investigation.analysis import analyze
+    from opsagent.investigation.operations import ToolResult
+
+    facts = extract_facts(alarm("single-metric"))
+    pods = {"namespace": "shop", "pods_total": 3, "ready": 3, "restarts_total": 0, "problem_pods": []}
+    cpu = {"metric": {"metric_name": "pod_cpu_utilization"}, "summary": {"last": 96.4, "max": 97, "avg": 90}}
+    deployment = {"replicas": {"spec": 3, "ready": 3, "unavailable": 0}, "rollout": {"status": "complete"}}
+
+    def result(ref, op, body):
+        return ToolResult(ref=ref, operation=op, action_group="x", status=200, text=json.dumps(body))
+
+    base = [result("T1", "queryMetric", cpu), result("T2", "listPods", pods)]
+    _, cause, gaps = analyze(facts, base)
+    assert (cause.category, cause.confidence) == ("cpu_saturation", "medium")
+    assert any("autoscaler limits were not checked" in g for g in gaps)
+    _, cause, _ = analyze(facts, [*base, result("T3", "getDeployment", deployment)])
+    assert (cause.category, cause.confidence) == ("cpu_saturation", "high") and "T3" in cause.evidence
+    with_hpa = {**deployment, "hpa": {"min_replicas": 2, "max_replicas": 10, "current_replicas": 3}}
+    _, cause, _ = analyze(facts, [*base, result("T3", "getDeployment", with_hpa)])
+    assert cause.confidence == "medium"  # the HPA can still add replicas

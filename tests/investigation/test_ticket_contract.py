@@ -9,7 +9,7 @@ from opsagent.audit import AuditTrail
 from opsagent.investigation.pipeline import Dependencies, DomainTickets, handle_alarm_event
 from opsagent.tickets.models import MAX_TEXT_BYTES
 
-from .conftest import AUDIT_TABLE, FakeDispatch, envelope
+from .conftest import AUDIT_TABLE, FakeDispatch, envelope, retime
 
 TICKETS_TABLE = "opsagent-tickets-contract"
 
@@ -113,3 +113,17 @@ def test_the_budget_leaves_room_for_the_footer_the_tickets_service_appends(real_
     result = service.create_ticket(ctx, request)
     stored = _stored(result.id)["description"]
     assert stored.startswith("d" * budget) and len(stored.encode()) <= MAX_TEXT_BYTES
+
+
+def test_a_refire_after_the_ticket_was_closed_opens_a_new_investigation(
+    real_tickets, alarm, settings_factory
+):
+    from opsagent.tickets.service import get_backend
+
+    settings = settings_factory(flap_window_minutes=30)
+    first = handle_alarm_event(alarm("single-metric"), settings=settings, deps=_deps(real_tickets))
+    again = handle_alarm_event(retime(alarm("single-metric"), 3), settings=settings, deps=_deps(real_tickets))
+    assert again.status == "coalesced" and again.ticket_id == first.ticket_id  # open: joins it
+    get_backend().close(first.ticket_id)  # a human resolved it
+    later = handle_alarm_event(retime(alarm("single-metric"), 6), settings=settings, deps=_deps(real_tickets))
+    assert later.status == "investigated" and later.ticket_id != first.ticket_id
