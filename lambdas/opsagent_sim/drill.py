@@ -469,7 +469,7 @@ def drill_environment(scenario: DrillScenario, *, now: datetime | None = None) -
 
 def _create_tables(tables: dict[str, str]) -> None:
     from opsagent.audit import create_table as create_audit_table
-    from opsagent.investigation.dedup import create_state_table
+    from opsagent.state import create_table as create_state_table
     from opsagent.tickets.dynamodb import create_table as create_tickets_table
 
     create_state_table(tables["state"])

@@ -107,7 +107,7 @@ def alarm():
 @pytest.fixture
 def tables(aws, monkeypatch):
     from opsagent.audit import create_table as create_audit
-    from opsagent.investigation.dedup import create_state_table
+    from opsagent.state import create_table as create_state_table
 
     create_state_table(STATE_TABLE)
     create_audit(AUDIT_TABLE)

@@ -32,9 +32,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from opsagent.aws import client
-from opsagent.errors import ConfigurationError, Conflict, UpstreamUnavailable
+from opsagent.errors import ConfigurationError, Conflict
 from opsagent.investigation.alarm import AlarmFacts
+from opsagent.state import StateStore
 
 MAX_NOTES = 20
 
@@ -67,8 +67,10 @@ class IncidentSlot(BaseModel):
     orphaned: bool = Field(default=False, description="join: the lead died without filing a ticket")
 
 
-class AlarmStateStore:
-    """De-duplication and flap coalescing over the state table (``OPSAGENT_STATE_TABLE``)."""
+class AlarmStateStore(StateStore):
+    """De-duplication and flap coalescing over the state table (``OPSAGENT_STATE_TABLE``): the
+    trigger's items, with the state store's client and error mapping (DynamoDB failures become
+    retryable UpstreamUnavailable; conditional-check failures propagate as they are)."""
 
     def __init__(self, table_name: str | None, *, dynamodb: Any = None, clock=time.time) -> None:
         if not table_name:
@@ -76,29 +78,16 @@ class AlarmStateStore:
                 "the alarm trigger needs OPSAGENT_STATE_TABLE for de-duplication",
                 variable="OPSAGENT_STATE_TABLE",
             )
-        self.table = table_name
-        self._ddb = dynamodb
-        self._clock = clock
-
-    @property
-    def ddb(self) -> Any:
-        if self._ddb is None:
-            self._ddb = client("dynamodb")
-        return self._ddb
-
-    def _call(self, op: str, **kwargs: Any) -> dict:
-        try:
-            return getattr(self.ddb, op)(TableName=self.table, **kwargs)
-        except Exception as exc:
-            if _conditional_failed(exc):
-                raise
-            raise UpstreamUnavailable(
-                f"state table {op} failed: {type(exc).__name__}", dependency="dynamodb:state"
-            ) from exc
+        super().__init__(table_name, dynamodb=dynamodb, clock=clock)
 
     @staticmethod
     def _pk(facts: AlarmFacts) -> dict:
         return {"S": f"alarm#{facts.alarm_arn}"[:1024]}
+
+    def _seen(self, exc: Exception, key: dict) -> dict:
+        """The item a failed condition saw (ReturnValuesOnConditionCheckFailure), else read it."""
+        item = (getattr(exc, "response", None) or {}).get("Item")
+        return item or self._get(key["pk"]["S"], key["sk"]["S"]) or {}
 
     # --- deliveries ---------------------------------------------------------------------------
 
@@ -107,7 +96,7 @@ class AlarmStateStore:
     ) -> Claim:
         """Claim one transition for ``lease_seconds`` (at least what the invocation may still run).
         ``owner``: the Lambda request id; a retry of the same request takes its own claim over."""
-        now = self._clock()
+        now = self.clock()
         key = {"pk": self._pk(facts), "sk": {"S": f"delivery#{facts.state_timestamp}"}}
         token = uuid.uuid4().hex
         item = {
@@ -137,7 +126,7 @@ class AlarmStateStore:
         except Exception as exc:
             if not _conditional_failed(exc):
                 raise
-            old = (getattr(exc, "response", None) or {}).get("Item") or self._get(key) or {}
+            old = self._seen(exc, key)
             return Claim(
                 outcome="duplicate",
                 status=_s(old, "status"),
@@ -190,7 +179,7 @@ class AlarmStateStore:
         if window_minutes <= 0:
             return IncidentSlot(role="lead", incident_id=facts.incident_id, opened_ms=at_ms)
         cutoff = at_ms - window_minutes * 60_000
-        now = self._clock()
+        now = self.clock()
         expires = int(now + max(ttl_hours * 3600, window_minutes * 60 * 2))
         lead_until = {"N": str(int(now + lease_seconds))}
         try:
@@ -213,7 +202,7 @@ class AlarmStateStore:
         except Exception as exc:
             if not _conditional_failed(exc):
                 raise
-            old = (getattr(exc, "response", None) or {}).get("Item") or self._get(key) or {}
+            old = self._seen(exc, key)
         if _s(old, "incident_id") == facts.incident_id:
             # Our own incident: an earlier attempt at this transition died before finishing. Lead it
             # again (joining it would comment on a ticket that may not exist, and nobody would investigate).
@@ -282,8 +271,8 @@ class AlarmStateStore:
                     "opened_ms": {"N": str(at_ms)},
                     "last_alarm_ms": {"N": str(at_ms)},
                     "alarm_count": {"N": "1"},
-                    "lead_until": {"N": str(int(self._clock() + lease_seconds))},
-                    "expires_at": {"N": str(int(self._clock() + ttl_hours * 3600))},
+                    "lead_until": {"N": str(int(self.clock() + lease_seconds))},
+                    "expires_at": {"N": str(int(self.clock() + ttl_hours * 3600))},
                 },
                 ConditionExpression="incident_id = :old",
                 ExpressionAttributeValues={":old": {"S": stale_incident_id}},
@@ -342,9 +331,6 @@ class AlarmStateStore:
             if not _conditional_failed(exc):
                 raise
 
-    def _get(self, key: dict) -> dict | None:
-        return self._call("get_item", Key=key, ConsistentRead=True).get("Item")
-
 
 def _s(item: dict, name: str) -> str | None:
     return item.get(name, {}).get("S")
@@ -352,21 +338,3 @@ def _s(item: dict, name: str) -> str | None:
 
 def _n(item: dict, name: str) -> str | None:
     return item.get(name, {}).get("N")
-
-
-def create_state_table(table_name: str, *, dynamodb: Any = None) -> None:
-    """The state table with the contract's keys and TTL (tests and the drill; infra makes the real one)."""
-    ddb = dynamodb or client("dynamodb")
-    ddb.create_table(
-        TableName=table_name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
-    ddb.update_time_to_live(
-        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )

@@ -29,7 +29,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
@@ -39,6 +39,7 @@ from opsagent.context import CallContext
 from opsagent.errors import OpsAgentError
 from opsagent.investigation.alarm import (
     AlarmFacts,
+    MetricRef,
     NotAnAlarmEvent,
     TriggeringAlarm,
     extract_facts,
@@ -95,7 +96,6 @@ class Dependencies:
     runbooks_loader: Callable[[], list[Any]] | None = None
     describe_alarms: Callable[[list[str]], list[dict]] | None = None
     on_progress: Callable[[str, dict], None] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 #: The tickets API takes descriptions and comments of at most 16 KB of UTF-8
@@ -205,6 +205,33 @@ def rule_children(rule: str) -> list[TriggeringAlarm]:
     return out
 
 
+def child_metrics(alarm: dict) -> list[MetricRef]:
+    """The metrics of one DescribeAlarms MetricAlarm: its single metric, or the MetricStats of its
+    metric-math queries (``Dimensions`` are ``[{Name, Value}]`` lists in that API)."""
+
+    def ref(ref_id: str, metric: dict, period: Any, stat: Any) -> MetricRef:
+        dims = {d["Name"]: d["Value"] for d in metric.get("Dimensions") or [] if "Name" in d}
+        name = metric.get("MetricName", "")
+        return MetricRef(
+            id=ref_id,
+            namespace=metric.get("Namespace", ""),
+            name=name,
+            dimensions=dims,
+            period=period,
+            stat=stat,
+        )
+
+    refs = []
+    if alarm.get("MetricName"):
+        refs.append(ref(alarm.get("AlarmName", "child"), alarm, alarm.get("Period"), alarm.get("Statistic")))
+    for query in alarm.get("Metrics") or []:
+        if stat := query.get("MetricStat"):
+            refs.append(
+                ref(query.get("Id", "m"), stat.get("Metric") or {}, stat.get("Period"), stat.get("Stat"))
+            )
+    return refs
+
+
 def resolve_composite(facts: AlarmFacts, settings: TriggerSettings, deps: Dependencies) -> list[str]:
     """Fill a composite alarm's metric/workload from its triggering child alarms. Returns gaps."""
     if facts.kind != "composite" or (facts.metric_name and facts.workload.known):
@@ -219,36 +246,9 @@ def resolve_composite(facts: AlarmFacts, settings: TriggerSettings, deps: Depend
         children = (deps.describe_alarms or _describe_alarms_cloudwatch)(names)
     except Exception as exc:
         return [f"could not describe the child alarms {names}: {type(exc).__name__}"]
-    from opsagent.investigation.alarm import MetricRef
-
     # Children in ALARM first (their workload is the one in trouble), then in the rule's order.
-    children = sorted(children, key=lambda c: c.get("StateValue", "ALARM") != "ALARM")
-    for child in children:
-        dims = {d["Name"]: d["Value"] for d in child.get("Dimensions", []) if "Name" in d}
-        if child.get("MetricName"):
-            ref = MetricRef(
-                id=child.get("AlarmName", "child"),
-                namespace=child.get("Namespace", ""),
-                name=child["MetricName"],
-                dimensions=dims,
-                period=child.get("Period"),
-                stat=child.get("Statistic"),
-            )
-            facts.metrics.append(ref)
-        for q in child.get("Metrics", []) or []:
-            ms = q.get("MetricStat")
-            if ms:
-                m = ms["Metric"]
-                facts.metrics.append(
-                    MetricRef(
-                        id=q.get("Id", "m"),
-                        namespace=m.get("Namespace", ""),
-                        name=m.get("MetricName", ""),
-                        dimensions={d["Name"]: d["Value"] for d in m.get("Dimensions", [])},
-                        period=ms.get("Period"),
-                        stat=ms.get("Stat"),
-                    )
-                )
+    for child in sorted(children, key=lambda c: c.get("StateValue", "ALARM") != "ALARM"):
+        facts.metrics += child_metrics(child)
     if facts.metrics and not facts.metric_name:
         first = facts.metrics[0]
         facts.metric_namespace, facts.metric_name, facts.dimensions = (

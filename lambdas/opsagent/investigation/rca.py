@@ -102,11 +102,6 @@ class RcaReport(BaseModel):
         title = f"[{self.alarm.alarm_name}] {self.probable_cause.summary}"
         return title if len(title) <= 200 else title[:199].rstrip() + "…"
 
-    def severity(self) -> str:
-        if self.probable_cause.category in {"bad_image", "oom", "crashloop", "config_error"}:
-            return "high"
-        return "medium"
-
     def to_markdown(self, *, max_bytes: int = 12_000, excerpt_chars: int | None = None) -> str:
         chars = excerpt_chars or self.evidence_chars
         return render_markdown(self, max_bytes=max_bytes, excerpt_chars=chars)
