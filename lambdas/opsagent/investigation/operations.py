@@ -48,66 +48,42 @@ class OperationSpec(BaseModel):
         return re.findall(r"\{(\w+)\}", self.api_path)
 
 
-# The fixed API of CONTRACTS.md (10 operations). tests/investigation checks it against the apps.
+# The fixed API of CONTRACTS.md (10 operations). tests/investigation checks it against the schemas and
+# the resolver apps. Every POST changes state; its requestBody carries the listed properties.
+_API: tuple[tuple[str, str, Literal["GET", "POST"], str, tuple[str, ...]], ...] = (
+    ("listPods", "pods", "GET", "/namespaces/{namespace}/pods", ()),
+    ("describePod", "pods", "GET", "/namespaces/{namespace}/pods/{pod}", ()),
+    ("getPodLogs", "pods", "GET", "/namespaces/{namespace}/pods/{pod}/logs", ()),
+    ("queryMetric", "metrics", "GET", "/metrics", ()),
+    ("listActiveAlarms", "metrics", "GET", "/alarms", ()),
+    ("getDeployment", "scaling", "GET", "/namespaces/{namespace}/deployments/{deployment}", ()),
+    (
+        "scaleDeployment",
+        "scaling",
+        "POST",
+        "/namespaces/{namespace}/deployments/{deployment}/scale",
+        ("replicas", "reason", "dry_run"),
+    ),
+    (
+        "createTicket",
+        "tickets",
+        "POST",
+        "/tickets",
+        ("title", "description", "severity", "service", "fingerprint"),
+    ),
+    ("searchTickets", "tickets", "GET", "/tickets", ()),
+    ("addTicketComment", "tickets", "POST", "/tickets/{ticket_id}/comments", ("comment",)),
+)
 OPERATIONS: dict[str, OperationSpec] = {
-    s.operation_id: s
-    for s in (
-        OperationSpec(
-            operation_id="listPods",
-            action_group="pods",
-            method="GET",
-            api_path="/namespaces/{namespace}/pods",
-        ),
-        OperationSpec(
-            operation_id="describePod",
-            action_group="pods",
-            method="GET",
-            api_path="/namespaces/{namespace}/pods/{pod}",
-        ),
-        OperationSpec(
-            operation_id="getPodLogs",
-            action_group="pods",
-            method="GET",
-            api_path="/namespaces/{namespace}/pods/{pod}/logs",
-        ),
-        OperationSpec(operation_id="queryMetric", action_group="metrics", method="GET", api_path="/metrics"),
-        OperationSpec(
-            operation_id="listActiveAlarms", action_group="metrics", method="GET", api_path="/alarms"
-        ),
-        OperationSpec(
-            operation_id="getDeployment",
-            action_group="scaling",
-            method="GET",
-            api_path="/namespaces/{namespace}/deployments/{deployment}",
-        ),
-        OperationSpec(
-            operation_id="scaleDeployment",
-            action_group="scaling",
-            method="POST",
-            api_path="/namespaces/{namespace}/deployments/{deployment}/scale",
-            mutating=True,
-            body=("replicas", "reason", "dry_run"),
-        ),
-        OperationSpec(
-            operation_id="createTicket",
-            action_group="tickets",
-            method="POST",
-            api_path="/tickets",
-            mutating=True,
-            body=("title", "description", "severity", "service", "fingerprint"),
-        ),
-        OperationSpec(
-            operation_id="searchTickets", action_group="tickets", method="GET", api_path="/tickets"
-        ),
-        OperationSpec(
-            operation_id="addTicketComment",
-            action_group="tickets",
-            method="POST",
-            api_path="/tickets/{ticket_id}/comments",
-            mutating=True,
-            body=("comment",),
-        ),
+    op: OperationSpec(
+        operation_id=op,
+        action_group=group,
+        method=method,
+        api_path=path,
+        mutating=method == "POST",
+        body=body,
     )
+    for op, group, method, path, body in _API
 }
 READ_ONLY = frozenset(k for k, v in OPERATIONS.items() if not v.mutating)
 _BY_ROUTE = {(s.action_group, s.api_path): s for s in OPERATIONS.values()}
@@ -255,37 +231,28 @@ class OperationRunner:
                 f"{operation_id} changes state; this runner only reads", operation=operation_id
             )
         missing = [p for p in spec.path_params if not params.get(p)]
-        ref = self.next_ref()
         clean = {k: str(v) for k, v in params.items() if v is not None}
-        if missing:
-            result = ToolResult(
-                ref=ref,
-                operation=operation_id,
-                action_group=spec.action_group,
-                api_path=spec.api_path,
-                parameters=clean,
-                source=source,
-                status=400,
-                text=json.dumps(
-                    {"error": "invalid_input", "message": f"missing path parameter(s) {missing}"}
-                ),
-                why=why,
-            )
-            self.results.append(result)
-            return result
         started = time.monotonic()
-        try:
-            envelope = self._dispatch(spec.action_group, self.event_for(spec, clean), self._lambda_context)
-            response = envelope["response"]
-            status = int(response.get("httpStatusCode") or 200)
-            text = response["responseBody"]["application/json"]["body"]
-            if not isinstance(text, str):
-                text = json.dumps(text, default=str)
-        except Exception as exc:  # an escaped exception is a failed tool call, like a failed agent turn
-            status = 500
-            text = json.dumps({"error": "tool_failed", "message": f"{type(exc).__name__}: {str(exc)[:200]}"})
+        if missing:  # an error result, not a call (as the resolver would answer)
+            status = 400
+            text = json.dumps({"error": "invalid_input", "message": f"missing path parameter(s) {missing}"})
+        else:
+            try:
+                envelope = self._dispatch(
+                    spec.action_group, self.event_for(spec, clean), self._lambda_context
+                )
+                response = envelope["response"]
+                status = int(response.get("httpStatusCode") or 200)
+                text = response["responseBody"]["application/json"]["body"]
+                if not isinstance(text, str):
+                    text = json.dumps(text, default=str)
+            except Exception as exc:  # an escaped exception is a failed tool call, like a failed agent turn
+                status = 500
+                text = json.dumps(
+                    {"error": "tool_failed", "message": f"{type(exc).__name__}: {str(exc)[:200]}"}
+                )
         result = ToolResult(
-            ref=ref,
+            ref=self.next_ref(),
             operation=operation_id,
             action_group=spec.action_group,
             api_path=spec.api_path,
@@ -294,7 +261,7 @@ class OperationRunner:
             status=status,
             text=text,
             why=why,
-            duration_ms=int((time.monotonic() - started) * 1000),
+            duration_ms=None if missing else int((time.monotonic() - started) * 1000),
         )
         self.results.append(result)
         return result
