@@ -699,3 +699,15 @@ def test_no_confirmation_is_sent_once_the_deadline_has_passed(tables, alarm, set
     assert out.fallback_reason == "timeout" and len(runtime.requests) == 1
     report, _ = deps.tickets.created[0]
     assert report.actions_taken == [] and any("left unanswered" in g for g in report.gaps)
+
+
+def test_a_request_left_when_the_confirmation_limit_stops_the_loop_is_reported(
+    tables, alarm, settings_factory
+):
+    runtime = FakeRuntime(first_turn(), [return_control()], [return_control()], [return_control()])
+    deps = _deps(runtime)
+    settings = _settings(settings_factory, max_confirmations=2)
+    handle_alarm_event(alarm("single-metric"), settings=settings, deps=deps)
+    assert len(runtime.requests) == 4  # the 4th request is never answered
+    report, _ = deps.tickets.created[0]
+    assert any("left unanswered: max_confirmations=2" in g for g in report.gaps)

@@ -172,8 +172,8 @@ def _policy_allows(params: dict[str, str]) -> tuple[bool, str]:
 
 
 UNKNOWN_OUTCOME = (
-    "outcome unknown: the agent's stream broke before its result arrived; check the deployment "
-    "and the audit trail"
+    "outcome unknown: the agent session ended (error or deadline) before its result arrived; check "
+    "the deployment and the audit trail"
 )
 
 
@@ -387,6 +387,8 @@ def investigate_with_agent(
             decisions = [judge(item) for item in request.inputs or [request]]  # one per change
             turn = play(session.answer_confirmation, request, decisions)
             if progress.decisions > cfg.max_confirmations:
+                if turn.pending_confirmation is not None:
+                    unanswered(turn.pending_confirmation, f"max_confirmations={cfg.max_confirmations}")
                 break
     except BaseException:
         progress.abandon(UNKNOWN_OUTCOME)
