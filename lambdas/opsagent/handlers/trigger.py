@@ -8,9 +8,14 @@ side effects. See :mod:`opsagent.investigation.pipeline` for what happens to an 
 Environment: OPSAGENT_STATE_TABLE, OPSAGENT_AUDIT_TABLE, OPSAGENT_TICKETS_TABLE / OPSAGENT_TICKETS,
 OPSAGENT_AGENT_ID, OPSAGENT_AGENT_ALIAS_ID, OPSAGENT_TRIGGER (JSON, see
 :mod:`opsagent.investigation.config`), plus what the tools need (OPSAGENT_CLUSTER_NAME, ...).
-The function's timeout should leave room for a whole agent session (e.g. 300 s), and its
-asynchronous invocation config a retry or two with a DLQ: a failed investigation releases its
-de-duplication claim and raises, so the retry investigates again.
+The function's timeout should leave room for a whole agent session (e.g. 300 s; the agent is cut off
+``OPSAGENT_TRIGGER.reserve_seconds`` before the end, default 60, for the no-model fallback and the
+ticket), and its asynchronous invocation config a retry or two with a DLQ. The handler raises (so
+Lambda retries and the DLQ keeps the event) when: the investigation failed before its ticket was
+filed (its claim is released first), another invocation is investigating the same transition
+(``DeliveryInProgress``, retryable), or the event is an alarm state change it cannot read. An
+invocation killed without clean-up (timeout, out of memory) is taken over by Lambda's own retry of
+it (same request id) or, after its lease (its remaining time + 30 s), by any redelivery.
 """
 
 from __future__ import annotations
