@@ -376,6 +376,7 @@ def test_alarm_rule_target_dlq_and_permission(stack, resources):
     assert trig["dead_letter_config"]["target_arn"] == ref("aws_sqs_queue", queue_name, "arn")
     _, invoke_cfg = one(resources, "aws_lambda_function_event_invoke_config")
     assert invoke_cfg["function_name"] == ref("aws_lambda_function", trig_name, "function_name")
+    assert invoke_cfg["maximum_retry_attempts"] == 2
     perms = [
         p
         for p in resources["aws_lambda_permission"].values()

@@ -116,14 +116,16 @@ class AlarmTrigger(Construct):
             dead_letter_config=CloudwatchEventTargetDeadLetterConfig(arn=dlq.queue.arn),
             depends_on=[self.permission],
         )
-        # EventBridge invokes asynchronously: a failing investigation is retried once by Lambda and
-        # then parked in the same DLQ (the function's dead_letter_config; the handler is idempotent on
-        # alarm ARN + state timestamp). One failure channel only: an on-failure destination as well
-        # would deliver every failed event twice.
+        # EventBridge invokes asynchronously: a failing investigation is retried twice by Lambda (the
+        # most it allows; a duplicate delivery that meets a still-running investigation fails and is
+        # retried, so one retry parked such events in the DLQ too early) and then parked in the same
+        # DLQ (the function's dead_letter_config; the handler is idempotent on alarm ARN + state
+        # timestamp). One failure channel only: an on-failure destination as well would deliver
+        # every failed event twice.
         self.invoke_config = LambdaFunctionEventInvokeConfig(
             self,
             "async",
             function_name=function.function_name,
-            maximum_retry_attempts=1,
+            maximum_retry_attempts=2,
             maximum_event_age_in_seconds=settings.maximum_event_age_seconds,
         )
