@@ -169,6 +169,12 @@ def test_hpa_with_another_name_targeting_it_counts(stack, lambda_context):
     assert patches(stack) == [] and usage() == (0, 0)
 
 
+def test_hpa_of_another_kind_with_the_same_name_does_not_count(stack, lambda_context):
+    add_hpa(stack, "shop", "checkout-sts", "checkout", kind="StatefulSet")
+    status, body = call(scale_event(replicas="4"), lambda_context)
+    assert status == 200 and body["outcome"] == "applied", body
+
+
 def test_hpa_beyond_the_first_page_of_many_still_counts(stack, lambda_context):
     """The HPA scan stopped after 500 items: the 501st HPA (ours) was never seen and the scale went
     through."""
