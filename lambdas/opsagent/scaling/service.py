@@ -91,12 +91,9 @@ class ScalingSettings(BaseModel):
     allowed_namespaces: str | list[str] | None = None
 
     def read_allowlist(self) -> frozenset[str] | None:
-        raw = self.allowed_namespaces
-        if raw is None:
-            return None
-        items = raw.split(",") if isinstance(raw, str) else raw
-        names = frozenset(str(i).strip() for i in items if str(i).strip())
-        return names or None
+        from opsagent.namespaces import parse_allowlist
+
+        return parse_allowlist(self.allowed_namespaces)
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -170,12 +167,9 @@ class Scaling:
         return validate_namespace(namespace, "namespace"), validate_name(deployment, "deployment")
 
     def _check_read_allowlist(self, namespace: str) -> None:
-        if self.read_allowlist is not None and namespace not in self.read_allowlist:
-            raise PolicyRefused(
-                f"namespace {namespace!r} is not in OPSAGENT_ALLOWED_NAMESPACES",
-                rule="allowed_namespaces",
-                limit=sorted(self.read_allowlist),
-            )
+        from opsagent.namespaces import check_read_allowed
+
+        check_read_allowed(namespace, self.read_allowlist)
 
     def _facts(self, dep: dict[str, Any], scale: dict[str, Any] | None, hpa: Any) -> WorkloadFacts:
         current = wl.scale_replicas(scale) if scale is not None else wl.replica_counts(dep).spec
