@@ -146,6 +146,21 @@ class LambdaConfig(_Strict):
     def for_function(self, name: str) -> FunctionSettings:
         return self.overrides.get(name, self.defaults)  # type: ignore[call-overload]
 
+    @model_validator(mode="after")
+    def _scaling_timeout_below_idempotency_lease(self) -> LambdaConfig:
+        """A scale holds an idempotency lease of IDEM_LEASE_SECONDS (60 s): a Lambda allowed to run
+        longer could outlive its own lease, and a retry would then act beside it."""
+        from opsagent.scaling.service import IDEM_LEASE_SECONDS
+
+        timeout = self.for_function("scaling").timeout_seconds
+        if timeout >= IDEM_LEASE_SECONDS:
+            raise ValueError(
+                f"the scaling function's timeout_seconds ({timeout}) must be below its idempotency "
+                f"lease ({IDEM_LEASE_SECONDS} s); set functions.overrides.scaling.timeout_seconds <= "
+                f"{IDEM_LEASE_SECONDS - 1}"
+            )
+        return self
+
 
 class TriggerConfig(_Strict):
     """The alarm trigger. ``alarm_name_prefix`` and the retry settings shape the EventBridge rule and

@@ -222,3 +222,14 @@ def test_bad_names_are_rejected(tmp_path, dev_doc):
     dev_doc["eks"]["allowed_namespaces"] = ["shop", "Kube_System"]
     problems = _problems(tmp_path, dev_doc)
     assert "name_prefix" in problems and "Kube_System" in problems
+
+
+def test_scaling_timeout_must_stay_below_its_idempotency_lease():
+    import pydantic
+
+    from opsagent_infra.config import LambdaConfig
+
+    LambdaConfig.model_validate({"overrides": {"scaling": {"timeout_seconds": 59}}})
+    for bad in ({"overrides": {"scaling": {"timeout_seconds": 60}}}, {"defaults": {"timeout_seconds": 300}}):
+        with pytest.raises(pydantic.ValidationError, match="idempotency"):
+            LambdaConfig.model_validate(bad)
