@@ -15,7 +15,7 @@ ENV ?= dev
 SCENARIO ?=
 TF_DIR = cdktf.out/stacks/opsagent-$(ENV)
 
-.PHONY: help venv test lint fmt schemas bench drill eval build synth checkov plan deploy destroy kb-sync lock clean
+.PHONY: help venv test lint fmt schemas bench drill eval build synth checkov plan deploy destroy verify kb-sync lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n",$$1,$$2}'
@@ -72,6 +72,9 @@ deploy: synth ## terraform init + apply in the synthesized stack (needs AWS cred
 destroy: synth ## terraform destroy of the synthesized stack
 	terraform -chdir=$(TF_DIR) init -input=false
 	terraform -chdir=$(TF_DIR) destroy -input=false
+
+verify: $(STAMP) ## after apply: fail if the served agent/alias/version lacks the guardrail, an action group, the KB or PREPARED
+	$(PY) -m tools.verify_deploy --env $(ENV)
 
 kb-sync: $(STAMP) ## upload changed runbooks and run a knowledge-base ingestion job
 	$(PY) -m tools.kb_sync --env $(ENV)
