@@ -86,7 +86,7 @@ bench: build ## print cold-start, list-pods and synth figures
 	$(PY) -m tools.bench
 
 lock: $(STAMP) ## re-resolve requirements/*.txt from pyproject.toml
-	$(UV) pip compile -q pyproject.toml --extra dev --extra infra --python-version 3.11 -o requirements/dev.txt
+	$(UV) pip compile -q pyproject.toml --extra dev --extra cli --extra infra --python-version 3.11 -o requirements/dev.txt
 	$(UV) pip compile -q pyproject.toml --python-version 3.12 --python-platform aarch64-manylinux2014 -o requirements/runtime.txt
 	echo "checkov==3.3.30" | $(UV) pip compile -q - --python-version 3.11 -o requirements/checkov.txt
 
