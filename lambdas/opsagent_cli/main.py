@@ -4,6 +4,7 @@
     opsagent chat [--trace] [--session ID]          # one session until Ctrl-D
     opsagent drill [scenario] [...]                 # offline drill (opsagent_sim.drill)
     opsagent eval [...]                             # drill-based evaluation (opsagent_sim.drill)
+    opsagent tools [--remote] | call TOOL k=v... | login | logout   # through the gateway (gateway_cmd)
 
 Agent: --agent-id/--alias-id, or --from-terraform [DIR] (``terraform output -json``: agent_id,
 agent_alias_id; DIR defaults to cdktf.out/stacks/opsagent-<env>), or OPSAGENT_AGENT_ID /
@@ -84,6 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "chat", parents=[target, talk], help="interactive conversation in one session (Ctrl-D exits)"
     )
+    from opsagent_cli.gateway_cmd import add_gateway_commands
+
+    def decide_flags(p: argparse.ArgumentParser) -> None:
+        flags = p.add_mutually_exclusive_group()
+        flags.add_argument(
+            "--yes", dest="decision", action="store_const", const="yes", help="confirm the change"
+        )
+        flags.add_argument("--no", dest="decision", action="store_const", const="no", help="deny the change")
+
+    add_gateway_commands(sub, decide_flags)
     for name, text in (("drill", "run an offline incident drill"), ("eval", "evaluate the agent on drills")):
         p = sub.add_parser(name, help=f"{text} (opsagent_sim.drill)", add_help=False, prefix_chars="\0")
         p.add_argument("args", nargs=argparse.REMAINDER, help="passed to the drill")
@@ -291,6 +302,7 @@ def main(
     stderr: IO[str] | None = None,
     environ: Mapping[str, str] | None = None,
     runner: Runner | None = None,
+    gateway: Any = None,
 ) -> int:
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
@@ -303,6 +315,19 @@ def main(
         return int(exc.code or 0)
     if args.command in ("drill", "eval"):
         return delegate(args.command, list(args.args), stderr)
+    if args.command in ("tools", "call", "login", "logout"):
+        from opsagent_cli.gateway_cmd import GatewayCommands
+
+        return GatewayCommands(
+            args,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            environ=os.environ if environ is None else environ,
+            runner=runner or subprocess.run,
+            seams=gateway,
+            isatty=_isatty,
+        ).run()
     cli = Cli(
         args,
         client_factory=client_factory or _default_client_factory,
