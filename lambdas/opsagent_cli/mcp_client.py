@@ -1,10 +1,10 @@
 """MCP over streamable HTTP for ``opsagent tools --remote`` and ``opsagent call`` (the AgentCore
 Gateway's ``/mcp`` endpoint), with the official MCP Python SDK (``mcp``, the ``cli`` extra).
 
-Import cost, measured here (``python -X importtime``, 2-core shared machine): the SDK's client
-pulls its type models and in-memory server and costs about 1.3-1.9 s; ``opsagent_cli.main`` costs
-about 0.27 s. So this module is imported only by the two commands that talk MCP (``main.py`` imports
-it inside them); ``ask``/``chat`` never pay for it. A hand-written JSON-RPC client would import in
+Import cost, measured here (``python -X importtime``, 2-core machine shared by several sessions): the
+SDK's client (type models, in-memory server, httpx2) costs 0.56-0.73 s quiet and up to 1.3-1.9 s under
+load, on top of ``opsagent_cli.main`` at 0.12-0.27 s. So this module is imported only by the
+commands that talk MCP (``gateway_cmd`` imports it inside them); ``ask``/``chat`` never pay for it. A hand-written JSON-RPC client would import in
 milliseconds, but would have to re-implement the handshake, session ids, protocol-version headers and
 SSE-framed responses that the SDK keeps current with the specification.
 
