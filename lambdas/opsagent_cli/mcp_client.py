@@ -4,9 +4,10 @@ Gateway's ``/mcp`` endpoint), with the official MCP Python SDK (``mcp``, the ``c
 Import cost, measured here (``python -X importtime``, 2-core machine shared by several sessions): the
 SDK's client (type models, in-memory server, httpx2) costs 0.56-0.73 s quiet and up to 1.3-1.9 s under
 load, on top of ``opsagent_cli.main`` at 0.12-0.27 s. So this module is imported only by the
-commands that talk MCP (``gateway_cmd`` imports it inside them); ``ask``/``chat`` never pay for it. A hand-written JSON-RPC client would import in
-milliseconds, but would have to re-implement the handshake, session ids, protocol-version headers and
-SSE-framed responses that the SDK keeps current with the specification.
+commands that talk MCP (``gateway_cmd`` imports it inside them); ``ask``/``chat`` never pay for
+it. A hand-written JSON-RPC client would import in milliseconds, but would have to re-implement the
+handshake, session ids, protocol-version headers and SSE-framed responses that the SDK keeps
+current with the specification.
 
 Protocol: ``mode="legacy"`` — the initialize handshake (revisions up to 2025-11-25), which is what
 the Gateway speaks; its ``protocol_configuration.mcp.supported_versions`` must include the revision
