@@ -8,15 +8,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cdktf import TerraformResource
-from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
-    DataAwsIamPolicyDocument,
-    DataAwsIamPolicyDocumentStatement,
-    DataAwsIamPolicyDocumentStatementCondition,
-    DataAwsIamPolicyDocumentStatementPrincipals,
-)
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktn import TerraformResource
+from cdktn_aws.iam import AwsRole, AwsRolePolicy, DataAwsPolicyDocument
 from constructs import Construct
 
 
@@ -36,19 +29,19 @@ class Statement:
     principals: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (("Service", ("bedrock.amazonaws.com",)),)
     effect: str = "Allow"
 
-    def render(self) -> DataAwsIamPolicyDocumentStatement:
-        return DataAwsIamPolicyDocumentStatement(
+    def render(self) -> DataAwsPolicyDocument.StatementProperty:
+        return DataAwsPolicyDocument.StatementProperty(
             sid=self.sid,
             effect=self.effect,
             actions=list(self.actions),
             resources=list(self.resources) or None,
             principals=[
-                DataAwsIamPolicyDocumentStatementPrincipals(type=t, identifiers=list(ids))
+                DataAwsPolicyDocument.PrincipalsProperty(type=t, identifiers=list(ids))
                 for t, ids in self.principals
             ]
             or None,
             condition=[
-                DataAwsIamPolicyDocumentStatementCondition(
+                DataAwsPolicyDocument.ConditionProperty(
                     test=c.test, variable=c.variable, values=list(c.values)
                 )
                 for c in self.conditions
@@ -88,9 +81,9 @@ def _check_sids(where: str, statements: list[Statement]) -> None:
         raise ValueError(f"duplicate statement ids in {where}: {sids}")
 
 
-def policy_document(scope: Construct, id_: str, statements: list[Statement]) -> DataAwsIamPolicyDocument:
+def policy_document(scope: Construct, id_: str, statements: list[Statement]) -> DataAwsPolicyDocument:
     _check_sids(id_, statements)
-    return DataAwsIamPolicyDocument(scope, id_, statement=[s.render() for s in statements])
+    return DataAwsPolicyDocument(scope, id_, statement=[s.render() for s in statements])
 
 
 @dataclass
@@ -120,7 +113,7 @@ class ServiceRole(Construct):
                 )
             ],
         )
-        self.role = IamRole(
+        self.role = AwsRole(
             self,
             "role",
             name=spec.name,
@@ -130,7 +123,7 @@ class ServiceRole(Construct):
         )
         self.statements = list(spec.statements)
         self.document = policy_document(self, "permissions", self.statements)
-        self.policy = IamRolePolicy(
+        self.policy = AwsRolePolicy(
             self, "policy", name="least-privilege", role=self.role.id, policy=self.document.json
         )
 

@@ -37,68 +37,23 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from cdktf import AssetType, TerraformAsset, TerraformOutput
-from cdktf_cdktf_provider_aws.bedrockagent_agent_knowledge_base_association import (
-    BedrockagentAgentKnowledgeBaseAssociation,
+from cdktn import AssetType, TerraformAsset, TerraformOutput
+from cdktn_aws.bedrock_agents import AwsAgentKnowledgeBaseAssociation, AwsDataSource, AwsKnowledgeBase
+from cdktn_aws.cloudwatch_logs import AwsGroup as AwsLogGroup
+from cdktn_aws.lambda_ import AwsFunction, AwsInvocation
+from cdktn_aws.meta_data_sources import DataAwsPartition, DataAwsRegion
+from cdktn_aws.opensearch_serverless import AwsAccessPolicy, AwsCollection, AwsSecurityPolicy
+from cdktn_aws.s3 import (
+    AwsBucket,
+    AwsBucketLifecycleConfiguration,
+    AwsBucketOwnershipControls,
+    AwsBucketPolicy,
+    AwsBucketPublicAccessBlock,
+    AwsBucketServerSideEncryptionConfiguration,
+    AwsBucketVersioning,
+    AwsObject,
 )
-from cdktf_cdktf_provider_aws.bedrockagent_data_source import (
-    BedrockagentDataSource,
-    BedrockagentDataSourceDataSourceConfiguration,
-    BedrockagentDataSourceDataSourceConfigurationS3Configuration,
-    BedrockagentDataSourceServerSideEncryptionConfiguration,
-    BedrockagentDataSourceVectorIngestionConfiguration,
-    BedrockagentDataSourceVectorIngestionConfigurationChunkingConfiguration,
-    BedrockagentDataSourceVectorIngestionConfigurationChunkingConfigurationHierarchicalChunkingConfiguration,
-    BedrockagentDataSourceVectorIngestionConfigurationChunkingConfigurationHierarchicalChunkingConfigurationLevelConfiguration,
-)
-from cdktf_cdktf_provider_aws.bedrockagent_knowledge_base import (
-    BedrockagentKnowledgeBase,
-    BedrockagentKnowledgeBaseKnowledgeBaseConfiguration,
-    BedrockagentKnowledgeBaseKnowledgeBaseConfigurationVectorKnowledgeBaseConfiguration,
-    BedrockagentKnowledgeBaseKnowledgeBaseConfigurationVectorKnowledgeBaseConfigurationEmbeddingModelConfiguration,
-    BedrockagentKnowledgeBaseKnowledgeBaseConfigurationVectorKnowledgeBaseConfigurationEmbeddingModelConfigurationBedrockEmbeddingModelConfiguration,
-    BedrockagentKnowledgeBaseStorageConfiguration,
-    BedrockagentKnowledgeBaseStorageConfigurationOpensearchServerlessConfiguration,
-    BedrockagentKnowledgeBaseStorageConfigurationOpensearchServerlessConfigurationFieldMapping,
-)
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
-from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
-from cdktf_cdktf_provider_aws.data_aws_region import DataAwsRegion
-from cdktf_cdktf_provider_aws.lambda_function import (
-    LambdaFunction,
-    LambdaFunctionEnvironment,
-    LambdaFunctionTracingConfig,
-    LambdaFunctionVpcConfig,
-)
-from cdktf_cdktf_provider_aws.lambda_invocation import LambdaInvocation
-from cdktf_cdktf_provider_aws.opensearchserverless_access_policy import OpensearchserverlessAccessPolicy
-from cdktf_cdktf_provider_aws.opensearchserverless_collection import OpensearchserverlessCollection
-from cdktf_cdktf_provider_aws.opensearchserverless_security_policy import OpensearchserverlessSecurityPolicy
-from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
-from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
-    S3BucketLifecycleConfiguration,
-    S3BucketLifecycleConfigurationRule,
-    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
-    S3BucketLifecycleConfigurationRuleFilter,
-    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
-)
-from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
-    S3BucketOwnershipControls,
-    S3BucketOwnershipControlsRule,
-)
-from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
-from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
-from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
-    S3BucketServerSideEncryptionConfigurationA,
-    S3BucketServerSideEncryptionConfigurationRuleA,
-    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
-)
-from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
-    S3BucketVersioningA,
-    S3BucketVersioningVersioningConfiguration,
-)
-from cdktf_cdktf_provider_aws.s3_object import S3Object
+from cdktn_aws.sts import DataAwsCallerIdentity
 from constructs import Construct
 
 from opsagent_infra.iam import Condition, RoleSpec, ServiceRole, Statement, checkov_skip
@@ -235,7 +190,7 @@ class RunbookKnowledgeBase(Construct):
 
         # --- 1. documents bucket --------------------------------------------------------------------
         # force_destroy: versioned objects would otherwise block `terraform destroy` (dev environments)
-        self.bucket = S3Bucket(
+        self.bucket = AwsBucket(
             self,
             "bucket",
             bucket_prefix=f"{name_prefix[:30]}-kb-".lower(),
@@ -245,26 +200,26 @@ class RunbookKnowledgeBase(Construct):
         for check_id, reason in _CHECKOV_BUCKET_SKIPS.items():
             checkov_skip(self.bucket, check_id, reason)
         bucket_id = self.bucket.id
-        S3BucketVersioningA(
+        AwsBucketVersioning(
             self,
             "versioning",
             bucket=bucket_id,
-            versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
+            versioning_configuration=AwsBucketVersioning.VersioningConfigurationProperty(status="Enabled"),
         )
-        self.encryption = S3BucketServerSideEncryptionConfigurationA(
+        self.encryption = AwsBucketServerSideEncryptionConfiguration(
             self,
             "encryption",
             bucket=bucket_id,
             rule=[
-                S3BucketServerSideEncryptionConfigurationRuleA(
-                    apply_server_side_encryption_by_default=S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                AwsBucketServerSideEncryptionConfiguration.RuleProperty(
+                    apply_server_side_encryption_by_default=AwsBucketServerSideEncryptionConfiguration.ApplyServerSideEncryptionByDefaultProperty(
                         sse_algorithm="aws:kms", kms_master_key_id=kms_key_arn
                     ),
                     bucket_key_enabled=True,
                 )
             ],
         )
-        public_access = S3BucketPublicAccessBlock(
+        public_access = AwsBucketPublicAccessBlock(
             self,
             "public-access",
             bucket=bucket_id,
@@ -273,33 +228,35 @@ class RunbookKnowledgeBase(Construct):
             ignore_public_acls=True,
             restrict_public_buckets=True,
         )
-        S3BucketOwnershipControls(
+        AwsBucketOwnershipControls(
             self,
             "ownership",
             bucket=bucket_id,
-            rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
+            rule=AwsBucketOwnershipControls.RuleProperty(object_ownership="BucketOwnerEnforced"),
         )
-        S3BucketLifecycleConfiguration(
+        AwsBucketLifecycleConfiguration(
             self,
             "lifecycle",
             bucket=bucket_id,
             rule=[
-                S3BucketLifecycleConfigurationRule(
+                AwsBucketLifecycleConfiguration.RuleProperty(
                     id="expire-old-versions",
                     status="Enabled",
-                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                    filter=[AwsBucketLifecycleConfiguration.FilterProperty(prefix="")],
                     noncurrent_version_expiration=[
-                        S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=90)
+                        AwsBucketLifecycleConfiguration.NoncurrentVersionExpirationProperty(
+                            noncurrent_days=90
+                        )
                     ],
                     abort_incomplete_multipart_upload=[
-                        S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                        AwsBucketLifecycleConfiguration.AbortIncompleteMultipartUploadProperty(
                             days_after_initiation=7
                         )
                     ],
                 )
             ],
         )
-        self.bucket_policy = S3BucketPolicy(
+        self.bucket_policy = AwsBucketPolicy(
             self,
             "tls-only",
             bucket=bucket_id,
@@ -329,11 +286,11 @@ class RunbookKnowledgeBase(Construct):
             depends_on=[public_access],
         )
         asset = TerraformAsset(self, "runbooks", path=str(runbooks_path), type=AssetType.DIRECTORY)
-        self.objects: dict[str, S3Object] = {}
+        self.objects: dict[str, AwsObject] = {}
         for index, path in enumerate(runbook_files(runbooks_path)):
             data = path.read_bytes()
             key = DOCUMENT_PREFIX + path.name
-            self.objects[key] = S3Object(
+            self.objects[key] = AwsObject(
                 self,
                 f"doc-{index}-{re.sub(r'[^A-Za-z0-9]+', '-', path.name)}"[:200],
                 bucket=bucket_id,
@@ -348,7 +305,7 @@ class RunbookKnowledgeBase(Construct):
             )
 
         # --- roles ------------------------------------------------------------------------------------
-        self.log_group = CloudwatchLogGroup(
+        self.log_group = AwsLogGroup(
             self,
             "index-logs",
             name=f"/aws/lambda/{name_prefix}-kb-index",
@@ -358,7 +315,7 @@ class RunbookKnowledgeBase(Construct):
         )
         # --- 2. OpenSearch Serverless ----------------------------------------------------------------
         resource = f"collection/{collection_name}"
-        self.encryption_policy = OpensearchserverlessSecurityPolicy(
+        self.encryption_policy = AwsSecurityPolicy(
             self,
             "aoss-encryption",
             name=aoss_name(name_prefix, "kb-enc"),
@@ -380,7 +337,7 @@ class RunbookKnowledgeBase(Construct):
             }
         else:
             network_rule = {"AllowFromPublic": True}
-        self.network_policy = OpensearchserverlessSecurityPolicy(
+        self.network_policy = AwsSecurityPolicy(
             self,
             "aoss-network",
             name=aoss_name(name_prefix, "kb-net"),
@@ -395,7 +352,7 @@ class RunbookKnowledgeBase(Construct):
                 [{"Rules": [{"ResourceType": "collection", "Resource": [resource]}], **network_rule}]
             ),
         )
-        self.collection = OpensearchserverlessCollection(
+        self.collection = AwsCollection(
             self,
             "collection",
             name=collection_name,
@@ -495,7 +452,7 @@ class RunbookKnowledgeBase(Construct):
         )
         # One data access policy for both principals: once the bootstrap role's rule has propagated
         # (the Lambda retries 403 until it has), the knowledge base role's rule has too.
-        self.access_policy = OpensearchserverlessAccessPolicy(
+        self.access_policy = AwsAccessPolicy(
             self,
             "aoss-access",
             name=aoss_name(name_prefix, "kb-data"),
@@ -535,7 +492,7 @@ class RunbookKnowledgeBase(Construct):
 
         # --- 3. index bootstrap --------------------------------------------------------------------
         code = TerraformAsset(self, "index-code", path=str(zip_path), type=AssetType.FILE)
-        self.index_function = LambdaFunction(
+        self.index_function = AwsFunction(
             self,
             "index-function",
             function_name=f"{name_prefix}-kb-index",
@@ -549,10 +506,10 @@ class RunbookKnowledgeBase(Construct):
             memory_size=256,
             timeout=600,
             reserved_concurrent_executions=1,
-            tracing_config=LambdaFunctionTracingConfig(mode="Active"),
-            environment=LambdaFunctionEnvironment(variables={"POWERTOOLS_LOG_LEVEL": "INFO"}),
+            tracing_config=AwsFunction.TracingConfigProperty(mode="Active"),
+            environment=AwsFunction.EnvironmentProperty(variables={"POWERTOOLS_LOG_LEVEL": "INFO"}),
             kms_key_arn=kms_key_arn,
-            vpc_config=LambdaFunctionVpcConfig(
+            vpc_config=AwsFunction.VpcConfigProperty(
                 subnet_ids=list(index_function_subnet_ids),
                 security_group_ids=list(index_function_security_group_ids),
             )
@@ -572,7 +529,7 @@ class RunbookKnowledgeBase(Construct):
             )
         self.index_definition = index_body(EMBEDDING_DIMENSION)
         self.index_definition_hash = definition_hash(index_name, self.index_definition)
-        self.index_invocation = LambdaInvocation(
+        self.index_invocation = AwsInvocation(
             self,
             "create-index",
             function_name=self.index_function.function_name,
@@ -597,22 +554,22 @@ class RunbookKnowledgeBase(Construct):
         )
 
         # --- 4. knowledge base, data source, association -------------------------------------------
-        self.knowledge_base = BedrockagentKnowledgeBase(
+        self.knowledge_base = AwsKnowledgeBase(
             self,
             "knowledge-base",
             name=kb_name,
             description="OpsAgent runbooks for EKS incidents (one Markdown document per incident type)",
             role_arn=self.role.arn,
             knowledge_base_configuration=[
-                BedrockagentKnowledgeBaseKnowledgeBaseConfiguration(
+                AwsKnowledgeBase.KnowledgeBaseConfigurationProperty(
                     type="VECTOR",
                     vector_knowledge_base_configuration=[
-                        BedrockagentKnowledgeBaseKnowledgeBaseConfigurationVectorKnowledgeBaseConfiguration(
+                        AwsKnowledgeBase.VectorKnowledgeBaseConfigurationProperty(
                             embedding_model_arn=embedding_model_arn,
                             embedding_model_configuration=[
-                                BedrockagentKnowledgeBaseKnowledgeBaseConfigurationVectorKnowledgeBaseConfigurationEmbeddingModelConfiguration(
+                                AwsKnowledgeBase.KnowledgeBaseConfigurationVectorKnowledgeBaseConfigurationEmbeddingModelConfigurationProperty(
                                     bedrock_embedding_model_configuration=[
-                                        BedrockagentKnowledgeBaseKnowledgeBaseConfigurationVectorKnowledgeBaseConfigurationEmbeddingModelConfigurationBedrockEmbeddingModelConfiguration(
+                                        AwsKnowledgeBase.KnowledgeBaseConfigurationVectorKnowledgeBaseConfigurationEmbeddingModelConfigurationBedrockEmbeddingModelConfigurationProperty(
                                             dimensions=EMBEDDING_DIMENSION, embedding_data_type="FLOAT32"
                                         )
                                     ]
@@ -623,14 +580,14 @@ class RunbookKnowledgeBase(Construct):
                 )
             ],
             storage_configuration=[
-                BedrockagentKnowledgeBaseStorageConfiguration(
+                AwsKnowledgeBase.StorageConfigurationProperty(
                     type="OPENSEARCH_SERVERLESS",
                     opensearch_serverless_configuration=[
-                        BedrockagentKnowledgeBaseStorageConfigurationOpensearchServerlessConfiguration(
+                        AwsKnowledgeBase.OpensearchServerlessConfigurationProperty(
                             collection_arn=collection_arn,
                             vector_index_name=index_name,
                             field_mapping=[
-                                BedrockagentKnowledgeBaseStorageConfigurationOpensearchServerlessConfigurationFieldMapping(
+                                AwsKnowledgeBase.StorageConfigurationOpensearchServerlessConfigurationFieldMappingProperty(
                                     vector_field=VECTOR_FIELD,
                                     text_field=TEXT_FIELD,
                                     metadata_field=METADATA_FIELD,
@@ -643,7 +600,7 @@ class RunbookKnowledgeBase(Construct):
             tags=self.tags,
             depends_on=[self.index_invocation, self.role.policy, self.access_policy],
         )
-        self.data_source = BedrockagentDataSource(
+        self.data_source = AwsDataSource(
             self,
             "data-source",
             name=f"{name_prefix}-runbooks-s3",
@@ -652,10 +609,10 @@ class RunbookKnowledgeBase(Construct):
             # RETAIN: deleting the data source must not need the collection (destroy order is not ours)
             data_deletion_policy="RETAIN",
             data_source_configuration=[
-                BedrockagentDataSourceDataSourceConfiguration(
+                AwsDataSource.DataSourceConfigurationProperty(
                     type="S3",
                     s3_configuration=[
-                        BedrockagentDataSourceDataSourceConfigurationS3Configuration(
+                        AwsDataSource.S3ConfigurationProperty(
                             bucket_arn=self.bucket.arn,
                             bucket_owner_account_id=account_id,
                             inclusion_prefixes=[DOCUMENT_PREFIX],
@@ -664,21 +621,21 @@ class RunbookKnowledgeBase(Construct):
                 )
             ],
             server_side_encryption_configuration=[
-                BedrockagentDataSourceServerSideEncryptionConfiguration(kms_key_arn=kms_key_arn)
+                AwsDataSource.ServerSideEncryptionConfigurationProperty(kms_key_arn=kms_key_arn)
             ],
             vector_ingestion_configuration=[
-                BedrockagentDataSourceVectorIngestionConfiguration(
+                AwsDataSource.VectorIngestionConfigurationProperty(
                     chunking_configuration=[
-                        BedrockagentDataSourceVectorIngestionConfigurationChunkingConfiguration(
+                        AwsDataSource.ChunkingConfigurationProperty(
                             chunking_strategy="HIERARCHICAL",
                             hierarchical_chunking_configuration=[
-                                BedrockagentDataSourceVectorIngestionConfigurationChunkingConfigurationHierarchicalChunkingConfiguration(
+                                AwsDataSource.HierarchicalChunkingConfigurationProperty(
                                     overlap_tokens=CHUNKING["overlap_tokens"],
                                     level_configuration=[
-                                        BedrockagentDataSourceVectorIngestionConfigurationChunkingConfigurationHierarchicalChunkingConfigurationLevelConfiguration(
+                                        AwsDataSource.LevelConfigurationProperty(
                                             max_tokens=CHUNKING["parent_max_tokens"]
                                         ),
-                                        BedrockagentDataSourceVectorIngestionConfigurationChunkingConfigurationHierarchicalChunkingConfigurationLevelConfiguration(
+                                        AwsDataSource.LevelConfigurationProperty(
                                             max_tokens=CHUNKING["child_max_tokens"]
                                         ),
                                     ],
@@ -692,7 +649,7 @@ class RunbookKnowledgeBase(Construct):
         )
         self.association = None
         if agent_id:
-            self.association = BedrockagentAgentKnowledgeBaseAssociation(
+            self.association = AwsAgentKnowledgeBaseAssociation(
                 self,
                 "association",
                 agent_id=agent_id,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
-from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
-from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
-from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
+from cdktn import LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from cdktn_aws.meta_data_sources import DataAwsPartition
+from cdktn_aws.provider import AwsProvider
+from cdktn_aws.sts import DataAwsCallerIdentity
 from constructs import Construct
 
 from opsagent_infra import REPO_ROOT
@@ -25,6 +25,13 @@ SCHEMAS_DIR = REPO_ROOT / "schemas"
 RUNBOOKS_DIR = REPO_ROOT / "knowledge_base" / "runbooks"
 LOCAL_STATE_DIR = "../../../.terraform-state"
 API_LIMIT = 11  # Bedrock: APIs per agent, all action groups together
+# Oldest Terraform the stack supports: the S3 backend's use_lockfile is GA from 1.11. Written as
+# `terraform.required_version` and declared to cdktn as the App's targetVersions (cdktn checks features
+# such as native S3 locking against it at synth). The provider constraint (hashicorp/aws at the version
+# the cdktn-aws bindings were generated for) is written by the bindings themselves.
+TERRAFORM_MIN = (1, 11)
+REQUIRED_TERRAFORM = ">= {}.{}".format(*TERRAFORM_MIN)
+APP_CONTEXT = {"targetVersions": {"terraform": ">={}.{}.0".format(*TERRAFORM_MIN)}}
 
 ACTION_GROUP_DESCRIPTIONS = {
     "pods": "Read-only pod inspection in the allowed namespaces: list pods, describe one pod "
@@ -44,13 +51,14 @@ class OpsAgentStack(TerraformStack):
         self.config = config
         names = self.names = Names(config.name_prefix)
         self._backend(id_)
+        self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
         AwsProvider(
             self,
             "aws",
             region=config.region,
             allowed_account_ids=[config.account_id] if config.account_id else None,
             default_tags=[
-                AwsProviderDefaultTags(
+                AwsProvider.DefaultTagsProperty(
                     tags={**config.tags, "opsagent:env": config.env, "opsagent:managed-by": "cdktf"}
                 )
             ],
@@ -329,9 +337,8 @@ class OpsAgentStack(TerraformStack):
                 region=b.region or self.config.region,
                 encrypt=True,
                 kms_key_id=b.kms_key_id,
+                use_lockfile=True,  # native S3 state locking (GA in Terraform 1.11): no DynamoDB lock table
             )
-            # Native S3 state locking (Terraform >= 1.10): cdktf 0.21's S3Backend has no argument for it.
-            self.add_override("terraform.backend.s3.use_lockfile", True)
         else:
             # Relative to cdktf.out/stacks/<stack>/ (terraform -chdir): the state lives outside
             # cdktf.out, so `make clean` or a re-synth can never delete it (*.tfstate* is git-ignored).

@@ -36,15 +36,8 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from cdktf import ITerraformDependable, Token
-from cdktf_cdktf_provider_aws.bedrockagent_agent import (
-    BedrockagentAgent,
-    BedrockagentAgentGuardrailConfiguration,
-)
-from cdktf_cdktf_provider_aws.bedrockagent_agent_alias import BedrockagentAgentAlias
-from cdktf_cdktf_provider_aws.bedrockagent_agent_knowledge_base_association import (
-    BedrockagentAgentKnowledgeBaseAssociation,
-)
+from cdktn import ITerraformDependable, Token
+from cdktn_aws.bedrock_agents import AwsAgent, AwsAgentAlias, AwsAgentKnowledgeBaseAssociation
 from constructs import Construct
 
 from opsagent_infra.config import OpsAgentConfig
@@ -137,7 +130,7 @@ class Agent(Construct):
                 description="OpsAgent Bedrock agent service role",
             ),
         )
-        self.agent = BedrockagentAgent(
+        self.agent = AwsAgent(
             self,
             "agent",
             agent_name=names.agent,
@@ -148,7 +141,7 @@ class Agent(Construct):
             idle_session_ttl_in_seconds=config.agent.idle_session_ttl_seconds,
             customer_encryption_key_arn=key.arn,
             guardrail_configuration=[
-                BedrockagentAgentGuardrailConfiguration(
+                AwsAgent.GuardrailConfigurationProperty(
                     guardrail_identifier=self.guardrail.guardrail_id,
                     guardrail_version=self.guardrail.version.version,
                 )
@@ -157,10 +150,10 @@ class Agent(Construct):
             skip_resource_in_use_check=True,
             depends_on=[self.role.policy],
         )
-        self.kb_association: BedrockagentAgentKnowledgeBaseAssociation | None = None
+        self.kb_association: AwsAgentKnowledgeBaseAssociation | None = None
         self.knowledge_base_id: str | None = None
         self._kb_release: dict | None = None
-        self.alias: BedrockagentAgentAlias | None = None
+        self.alias: AwsAgentAlias | None = None
         self.release: str | None = None
 
     def alias_description(self) -> str:
@@ -188,8 +181,8 @@ class Agent(Construct):
         *,
         description: str,
         statements: Sequence[Statement],
-        association: BedrockagentAgentKnowledgeBaseAssociation | None = None,
-    ) -> BedrockagentAgentKnowledgeBaseAssociation:
+        association: AwsAgentKnowledgeBaseAssociation | None = None,
+    ) -> AwsAgentKnowledgeBaseAssociation:
         """Let the agent search a knowledge base (call before :meth:`add_alias`).
 
         ``statements`` (``bedrock:Retrieve`` on it) join the agent role's policy. ``association``: the
@@ -201,7 +194,7 @@ class Agent(Construct):
             raise RuntimeError("the agent already has a knowledge base")
         self.role.add_statements(statements)
         if association is None:
-            association = BedrockagentAgentKnowledgeBaseAssociation(
+            association = AwsAgentKnowledgeBaseAssociation(
                 self,
                 "knowledge-base",
                 agent_id=self.agent.agent_id,
@@ -222,7 +215,7 @@ class Agent(Construct):
         }
         return association
 
-    def add_alias(self, action_groups: Sequence) -> BedrockagentAgentAlias:
+    def add_alias(self, action_groups: Sequence) -> AwsAgentAlias:
         """Create the alias once every action group exists (see the module doc for the mechanism)."""
         cfg = self.config
         parts = {
@@ -244,7 +237,7 @@ class Agent(Construct):
         deps: list[ITerraformDependable] = [self.agent, *(ag.action_group for ag in action_groups)]
         if self.kb_association is not None:
             deps.append(self.kb_association)
-        self.alias = BedrockagentAgentAlias(
+        self.alias = AwsAgentAlias(
             self,
             "alias",
             agent_alias_name=cfg.agent.alias_name,

@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-from cdktf_cdktf_provider_aws.dynamodb_table import (
-    DynamodbTable,
-    DynamodbTableAttribute,
-    DynamodbTableGlobalSecondaryIndex,
-    DynamodbTablePointInTimeRecovery,
-    DynamodbTableServerSideEncryption,
-    DynamodbTableTtl,
-)
-from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
-from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from cdktn_aws.dynamodb import AwsTable
+from cdktn_aws.kms import AwsAlias, AwsKey
 from constructs import Construct
 
 from opsagent_infra.iam import Condition, Statement, inline_policy
@@ -102,7 +94,7 @@ class EncryptionKey(Construct):
                 ),
             ),
         ]
-        self.key = KmsKey(
+        self.key = AwsKey(
             self,
             "key",
             description=f"OpsAgent ({names.prefix}): logs, tables, agent, guardrail, Lambda env, DLQ",
@@ -110,7 +102,7 @@ class EncryptionKey(Construct):
             deletion_window_in_days=deletion_window_days,
             policy=inline_policy(self.statements),
         )
-        KmsAlias(self, "alias", name=names.key_alias, target_key_id=self.key.key_id)
+        AwsAlias(self, "alias", name=names.key_alias, target_key_id=self.key.key_id)
 
     @property
     def arn(self) -> str:
@@ -139,22 +131,22 @@ class Table(Construct):
         attrs = {hash_key, *([range_key] if range_key else [])}
         for _, h, r in indexes:
             attrs |= {h, *([r] if r else [])}
-        self.table = DynamodbTable(
+        self.table = AwsTable(
             self,
             "table",
             name=name,
             billing_mode="PAY_PER_REQUEST",
             hash_key=hash_key,
             range_key=range_key,
-            attribute=[DynamodbTableAttribute(name=a, type="S") for a in sorted(attrs)],
+            attribute=[AwsTable.AttributeProperty(name=a, type="S") for a in sorted(attrs)],
             global_secondary_index=[
-                DynamodbTableGlobalSecondaryIndex(name=n, hash_key=h, range_key=r, projection_type="ALL")
+                AwsTable.GlobalSecondaryIndexProperty(name=n, hash_key=h, range_key=r, projection_type="ALL")
                 for n, h, r in indexes
             ]
             or None,
-            server_side_encryption=DynamodbTableServerSideEncryption(enabled=True, kms_key_arn=key.arn),
-            point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=True),
-            ttl=DynamodbTableTtl(enabled=True, attribute_name=ttl_attribute) if ttl_attribute else None,
+            server_side_encryption=AwsTable.ServerSideEncryptionProperty(enabled=True, kms_key_arn=key.arn),
+            point_in_time_recovery=AwsTable.PointInTimeRecoveryProperty(enabled=True),
+            ttl=AwsTable.TtlProperty(enabled=True, attribute_name=ttl_attribute) if ttl_attribute else None,
             deletion_protection_enabled=deletion_protection,
         )
 

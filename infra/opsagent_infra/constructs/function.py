@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from cdktf import AssetType, TerraformAsset
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.lambda_function import (
-    LambdaFunction,
-    LambdaFunctionDeadLetterConfig,
-    LambdaFunctionEnvironment,
-    LambdaFunctionTracingConfig,
-)
+from cdktn import AssetType, TerraformAsset
+from cdktn_aws.cloudwatch_logs import AwsGroup as AwsLogGroup
+from cdktn_aws.lambda_ import AwsFunction
 from constructs import Construct
 
 from opsagent_infra.config import FunctionSettings
@@ -59,7 +54,7 @@ class OpsAgentFunction(Construct):
         super().__init__(scope, id_)
         self.name = name
         self.literal_name = function_name
-        self.log_group = CloudwatchLogGroup(
+        self.log_group = AwsLogGroup(
             self,
             "logs",
             name=f"/aws/lambda/{function_name}",
@@ -92,7 +87,7 @@ class OpsAgentFunction(Construct):
         )
         asset = TerraformAsset(self, "code", path=build["zip_path"], type=AssetType.FILE)
         self.handler = handler_for(name)
-        self.function = LambdaFunction(
+        self.function = AwsFunction(
             self,
             "function",
             function_name=function_name,
@@ -106,10 +101,10 @@ class OpsAgentFunction(Construct):
             memory_size=settings.memory_mb,
             timeout=settings.timeout_seconds,
             reserved_concurrent_executions=settings.reserved_concurrency,
-            tracing_config=LambdaFunctionTracingConfig(mode="Active"),
-            environment=LambdaFunctionEnvironment(variables=dict(sorted(environment.items()))),
+            tracing_config=AwsFunction.TracingConfigProperty(mode="Active"),
+            environment=AwsFunction.EnvironmentProperty(variables=dict(sorted(environment.items()))),
             kms_key_arn=key.arn,
-            dead_letter_config=LambdaFunctionDeadLetterConfig(target_arn=dead_letter_arn)
+            dead_letter_config=AwsFunction.DeadLetterConfigProperty(target_arn=dead_letter_arn)
             if dead_letter_arn
             else None,
             depends_on=[self.log_group, self.role.policy],
