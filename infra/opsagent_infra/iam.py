@@ -63,6 +63,21 @@ class Statement:
         return out
 
 
+@dataclass(frozen=True)
+class Grant:
+    """What a function needs to use one thing: the policy statements AND the environment variables that
+    tell the code where it is, declared together so they cannot drift apart. Resources hand them out
+    (``table.grant_append()``, ``agent.grant_invoke()``, ...) and ``OpsAgentFunction.grant()`` applies
+    both halves in one call, in any order, as often as the same grant is given."""
+
+    statements: tuple[Statement, ...] = ()
+    environment: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, *statements: Statement, **environment: str) -> Grant:
+        return cls(statements=tuple(statements), environment=tuple(sorted(environment.items())))
+
+
 def inline_policy(statements: list[Statement]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [s.as_json_dict() for s in statements]})
 
@@ -128,9 +143,13 @@ class ServiceRole(Construct):
         )
 
     def add_statements(self, statements: Sequence[Statement]) -> None:
-        """Extend the role's one inline policy (for grants on resources created after the role, e.g.
-        the agent's ``bedrock:Retrieve`` on a knowledge base that needs the agent's id)."""
-        merged = [*self.statements, *statements]
+        """Extend the role's one inline policy (grants may come after the role exists, e.g. the agent's
+        ``bedrock:Retrieve`` on a knowledge base that needs the agent's id). A statement already in the
+        policy is not added twice; a different statement under a used Sid is an error."""
+        merged = list(self.statements)
+        for statement in statements:
+            if statement not in merged:
+                merged.append(statement)
         _check_sids(self.node.path, merged)
         self.statements = merged
         self.document.put_statement([s.render() for s in merged])

@@ -56,7 +56,7 @@ from cdktn_aws.s3 import (
 from cdktn_aws.sts import DataAwsCallerIdentity
 from constructs import Construct
 
-from opsagent_infra.iam import Condition, RoleSpec, ServiceRole, Statement, checkov_skip
+from opsagent_infra.iam import Condition, Grant, RoleSpec, ServiceRole, Statement, checkov_skip
 
 INDEX_HANDLER = "opsagent.vector_index.handler.lambda_handler"
 INDEX_RUNTIME, INDEX_ARCHITECTURE = "python3.12", "arm64"
@@ -704,11 +704,27 @@ class RunbookKnowledgeBase(Construct):
     def role_arn(self) -> str:
         return self.role.arn
 
+    def grant_retrieve(self) -> Grant:
+        """For the agent's role: the agent retrieves from the knowledge base as itself."""
+        return retrieve_grant(self.knowledge_base.arn)
+
     @property
     def agent_statements(self) -> list[Statement]:
-        """Add these to the agent's role: the agent retrieves from the knowledge base as itself."""
-        return [
-            Statement(
-                sid="RetrieveRunbooks", actions=("bedrock:Retrieve",), resources=(self.knowledge_base.arn,)
-            )
-        ]
+        return list(self.grant_retrieve().statements)
+
+
+def retrieve_grant(knowledge_base_arn: str) -> Grant:
+    return Grant.of(
+        Statement(sid="RetrieveRunbooks", actions=("bedrock:Retrieve",), resources=(knowledge_base_arn,))
+    )
+
+
+class ExistingKnowledgeBase:
+    """A knowledge base this stack does not create (``knowledge_base.knowledge_base_id``)."""
+
+    def __init__(self, knowledge_base_id: str, *, arn: str):
+        self.knowledge_base_id = knowledge_base_id
+        self.arn = arn
+
+    def grant_retrieve(self) -> Grant:
+        return retrieve_grant(self.arn)

@@ -12,7 +12,7 @@ from constructs import Construct
 from opsagent_infra.config import TriggerConfig
 from opsagent_infra.constructs.data import EncryptionKey
 from opsagent_infra.constructs.function import OpsAgentFunction
-from opsagent_infra.iam import Condition, Statement, policy_document
+from opsagent_infra.iam import Condition, Grant, Statement, policy_document
 from opsagent_infra.naming import Names
 
 
@@ -34,6 +34,11 @@ class DeadLetterQueue(Construct):
             kms_master_key_id=key.arn,
             kms_data_key_reuse_period_seconds=300,
             message_retention_seconds=14 * 86400,
+        )
+
+    def grant_send(self) -> Grant:
+        return Grant.of(
+            Statement(sid="FailedEventsToDlq", actions=("sqs:SendMessage",), resources=(self.queue.arn,))
         )
 
     def allow_rule(self, rule_arn: str) -> None:
