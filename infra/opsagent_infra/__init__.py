@@ -9,7 +9,8 @@ Layout (one module per concern, in the spirit of aws-ia/terraform-aws-bedrock):
 * ``iam``         - policy-document helpers and the least-privilege Lambda role
 * ``constructs/`` - ``EncryptionKey``, ``Tables``, ``OpsAgentFunction``, ``ActionGroup``,
   ``AgentGuardrail``, ``Agent`` (+ alias release mechanism), ``EksAccess``, ``AlarmTrigger``
-* ``knowledge_base`` - ``RunbookKnowledgeBase`` (S3, OpenSearch Serverless, Bedrock KB), optional
+* ``knowledge_base/`` - ``RunbookKnowledgeBase`` (optional): ``bucket``, ``vector_store`` (OpenSearch
+  Serverless), ``index_bootstrap`` (apply-time index Lambda) and the Bedrock KB in ``__init__``
 * ``stack``       - ``OpsAgentStack`` wiring it all together, plus outputs and backend
 * ``policy_scan`` - the offline IAM policy analyzer run over the synthesized ``cdk.tf.json``
 """

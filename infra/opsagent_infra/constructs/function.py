@@ -27,6 +27,21 @@ SYNC_ONLY_DLQ_REASON = (
 )
 
 
+def logs_and_traces(log_group_arn: str) -> list[Statement]:
+    """What every function's role starts with: write to its own log group, send X-Ray traces."""
+    return [
+        Statement(
+            sid="WriteOwnLogGroup",
+            actions=("logs:CreateLogStream", "logs:PutLogEvents"),
+            resources=(f"{log_group_arn}:*",),
+        ),
+        # X-Ray has no resource-level permissions: these two actions only accept "*".
+        Statement(
+            sid="XRayTraces", actions=("xray:PutTraceSegments", "xray:PutTelemetryRecords"), resources=("*",)
+        ),
+    ]
+
+
 class OpsAgentFunction(Construct):
     """``opsagent.handlers.<name>.lambda_handler`` from ``build/lambda/<name>.zip``.
 
@@ -70,17 +85,7 @@ class OpsAgentFunction(Construct):
             kms_key_id=key.arn,
         )
         base = [
-            Statement(
-                sid="WriteOwnLogGroup",
-                actions=("logs:CreateLogStream", "logs:PutLogEvents"),
-                resources=(f"{self.log_group.arn}:*",),
-            ),
-            # X-Ray has no resource-level permissions: these two actions only accept "*".
-            Statement(
-                sid="XRayTraces",
-                actions=("xray:PutTraceSegments", "xray:PutTelemetryRecords"),
-                resources=("*",),
-            ),
+            *logs_and_traces(self.log_group.arn),
             key.decrypt_statement(encrypt=encrypt_with_key),
         ]
         self.role = ServiceRole(
