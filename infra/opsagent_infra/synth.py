@@ -9,6 +9,7 @@ from pathlib import Path
 
 from opsagent_infra import REPO_ROOT
 from opsagent_infra.config import ConfigError, load_config
+from opsagent_infra.node import use_pinned_node
 from opsagent_infra.packaging import ARCHITECTURE, RUNTIME, load_manifest
 
 DEFAULT_OUTDIR = REPO_ROOT / "cdktf.out"
@@ -27,6 +28,18 @@ class SynthResult:
     operations: int
     missing_schemas: list[str]
     warnings: list[str] = field(default_factory=list)
+
+
+def new_app(outdir: Path | str):
+    """A cdktn ``App`` run by the pinned Node, with the project's declared Terraform targets (every
+    App of this project, the tests' included, comes from here)."""
+    os.environ.setdefault("CHECKPOINT_DISABLE", "1")  # no telemetry calls from cdktn
+    use_pinned_node()  # before the first cdktn import: jsii starts Node then (opsagent_infra.node)
+    from cdktn import App
+
+    from opsagent_infra.stack import APP_CONTEXT
+
+    return App(outdir=str(outdir), context=APP_CONTEXT)
 
 
 def synth(
@@ -50,7 +63,7 @@ def synth_environments(
     manifest_path: Path | None = None,
     allow_missing_schemas: bool = False,
 ) -> dict[str, SynthResult]:
-    """Synthesize several environments as stacks of one cdktf App (one ``app.synth()``, the provider
+    """Synthesize several environments as stacks of one cdktn App (one ``app.synth()``, the provider
     bindings loaded once): ``cdktf.out/stacks/opsagent-<env>`` each. Returns env -> result."""
     try:
         configs = [load_config(env) for env in envs]
@@ -67,13 +80,10 @@ def synth_environments(
             f"build/manifest.json was built for {manifest.get('runtime')}/{manifest.get('architecture')}, "
             f"the stack declares {RUNTIME}/{ARCHITECTURE}: run `make build`"
         )
-    os.environ.setdefault("CHECKPOINT_DISABLE", "1")  # no telemetry calls from cdktf
-    from cdktf import App
-
     from opsagent_infra.rbac import render
     from opsagent_infra.stack import API_LIMIT, OpsAgentStack
 
-    app = App(outdir=str(outdir))
+    app = new_app(outdir)
     stacks = {}
     for config in configs:
         stack_id = f"opsagent-{config.env}"

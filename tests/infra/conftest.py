@@ -1,8 +1,8 @@
 """Infra test fixtures: build the zips once and synthesize once per session.
 
-A provider-binding import costs 15-60 s on these machines (constructing and synthesizing a stack
-takes about a second after that), so one session fixture synthesizes both environments the tests
-need as two stacks of ONE cdktf App: ``dev`` (knowledge base off; ``stack``/``resources``) and
+Loading cdktn and the AWS bindings costs ~4 s of a ~5 s dev + prod synth (and a second synth
+process means a second Node of ~250 MB), so one session fixture synthesizes both environments the
+tests need as two stacks of ONE cdktn App: ``dev`` (knowledge base off; ``stack``/``resources``) and
 ``KB_ENV`` (``prod``: the stack creates the knowledge base; ``kb_stack``/``kb_resources``).
 """
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from opsagent_infra.checkov_gate import reconcile, run_checkov
+from opsagent_infra.checkov_gate import CheckovParseError, _run, checkov_input, reconcile, run_checkov
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +91,34 @@ def test_gate_maps_type_qualified_names_to_the_annotated_resource():
         "CKV_AWS_27 aws_sqs_queue.q: encryption",
     ]
     assert not gate.stale
+
+
+def test_required_version_is_hidden_from_checkov_only(checkov, synth_results):
+    """checkov 3.3.30 cannot parse ``terraform.required_version`` (checkov#7454): scanned raw, the
+    stack is one parsing error and zero checks. If this starts failing, checkov is fixed: drop
+    ``checkov_input``."""
+    tf_json = synth_results["dev"].tf_json
+    tf = json.loads(tf_json.read_text())
+    assert tf["terraform"]["required_version"]
+    assert _run(checkov, tf_json)["summary"]["parsing_errors"] == 1
+    scanned = checkov_input(tf)
+    assert "required_version" not in scanned["terraform"]
+    assert {k: v for k, v in scanned.items() if k != "terraform"} == {
+        k: v for k, v in tf.items() if k != "terraform"
+    }
+    assert scanned["terraform"]["required_providers"] == tf["terraform"]["required_providers"]
+
+
+def test_a_parsing_error_fails_the_gate_instead_of_an_empty_pass(tmp_path):
+    fake = tmp_path / "checkov"
+    summary = {"passed": 0, "failed": 0, "skipped": 0, "parsing_errors": 1}
+    fake.write_text(
+        "#!/bin/sh\necho '"
+        + json.dumps({"check_type": "terraform_json", "summary": summary, "results": {}})
+        + "'\n"
+    )
+    fake.chmod(0o755)
+    stack = tmp_path / "cdk.tf.json"
+    stack.write_text(json.dumps({"terraform": {"required_version": ">= 1.11"}, "resource": {}}))
+    with pytest.raises(CheckovParseError, match="1 parsing error"):
+        run_checkov(str(fake), stack)

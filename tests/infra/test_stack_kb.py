@@ -1,5 +1,5 @@
 """The stack with the knowledge base on (``prod.yaml``: ``knowledge_base.enabled``, no existing id):
-RunbookKnowledgeBase wired to the stack's key, agent and alias. Synthesized in the same cdktf App as
+RunbookKnowledgeBase wired to the stack's key, agent and alias. Synthesized in the same cdktn App as
 dev (see conftest), so this costs no extra provider-binding load."""
 
 from __future__ import annotations
@@ -277,11 +277,10 @@ def test_prod_backend_is_s3_with_native_locking(kb_stack):
 @pytest.fixture(scope="module")
 def existing_kb_stacks(kb_synth_result, manifest, tmp_path_factory):
     """Two stacks that associate an existing knowledge base (ids differ), built in a throwaway App."""
-    from cdktf import App
-
     from opsagent_infra.stack import OpsAgentStack
+    from opsagent_infra.synth import new_app
 
-    app = App(outdir=str(tmp_path_factory.mktemp("unused")))
+    app = new_app(tmp_path_factory.mktemp("unused"))
     stacks = {}
     for kb_id in ("KB12345678", "KB87654321"):
         config = CONFIG.model_copy(

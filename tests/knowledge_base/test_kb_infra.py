@@ -28,19 +28,17 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory):
     """Two stacks in one app (the provider bindings load once): public + agent, private + no agent."""
-    import os
-
-    os.environ.setdefault("CHECKPOINT_DISABLE", "1")
-    from cdktf import App, TerraformStack
-    from cdktf_cdktf_provider_aws.provider import AwsProvider
+    from cdktn import TerraformStack
+    from cdktn_aws.provider import AwsProvider
 
     from opsagent_infra.knowledge_base import RunbookKnowledgeBase
+    from opsagent_infra.synth import new_app  # first: jsii must start the pinned Node
 
     tmp = tmp_path_factory.mktemp("kb-synth")
     zip_path = tmp / "vector_index.zip"
     with zipfile.ZipFile(zip_path, "w") as zf:
         zf.writestr("opsagent/vector_index/handler.py", "def lambda_handler(e, c):\n    return {}\n")
-    app = App(outdir=str(tmp / "out"))
+    app = new_app(tmp / "out")
     constructs = {}
 
     public = TerraformStack(app, "kb-public")
@@ -408,11 +406,12 @@ def test_outputs_for_kb_sync_and_agent_statements(pub, synthesized):
 
 
 def test_bad_arguments_fail_with_a_clear_message(tmp_path, synthesized):
-    from cdktf import App, TerraformStack
+    from cdktn import TerraformStack
 
     from opsagent_infra.knowledge_base import RunbookKnowledgeBase, aoss_name
+    from opsagent_infra.synth import new_app
 
-    stack = TerraformStack(App(outdir=str(tmp_path)), "s")
+    stack = TerraformStack(new_app(tmp_path), "s")
     common = dict(name_prefix="p", kms_key_arn=KEY_ARN, kms_key_id=KEY_ID, runbooks_path=RUNBOOKS)
     with pytest.raises(ValueError, match="run `make build`"):
         RunbookKnowledgeBase(stack, "a", index_function_zip=tmp_path / "missing.zip", **common)

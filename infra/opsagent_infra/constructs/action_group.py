@@ -6,12 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cdktf_cdktf_provider_aws.bedrockagent_agent_action_group import (
-    BedrockagentAgentActionGroup,
-    BedrockagentAgentActionGroupActionGroupExecutor,
-    BedrockagentAgentActionGroupApiSchema,
-)
-from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
+from cdktn_aws.bedrock_agents import AwsAgentActionGroup
+from cdktn_aws.lambda_ import AwsPermission
 from constructs import Construct
 
 from opsagent_infra.constructs.function import OpsAgentFunction
@@ -59,7 +55,7 @@ class ActionGroup(Construct):
         self.schema_path = schema_path
         self.schema, self.placeholder = read_schema(schema_path)
         # Only this agent may invoke the function (confused-deputy protection).
-        self.permission = LambdaPermission(
+        self.permission = AwsPermission(
             self,
             "invoke-by-agent",
             statement_id="AllowThisBedrockAgent",
@@ -69,7 +65,7 @@ class ActionGroup(Construct):
             source_arn=agent_arn,
             source_account=account_id,
         )
-        self.action_group = BedrockagentAgentActionGroup(
+        self.action_group = AwsAgentActionGroup(
             self,
             "action-group",
             action_group_name=group,
@@ -77,8 +73,8 @@ class ActionGroup(Construct):
             agent_version="DRAFT",
             description=description,
             action_group_state="ENABLED",
-            action_group_executor=[BedrockagentAgentActionGroupActionGroupExecutor(lambda_=function.arn)],
-            api_schema=[BedrockagentAgentActionGroupApiSchema(payload=self.schema)],
+            action_group_executor=[AwsAgentActionGroup.ActionGroupExecutorProperty(lambda_=function.arn)],
+            api_schema=[AwsAgentActionGroup.ApiSchemaProperty(payload=self.schema)],
             prepare_agent=True,
             skip_resource_in_use_check=True,
             depends_on=[self.permission],

@@ -34,27 +34,33 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
 
-from cdktf import ITerraformDependable, Token
-from cdktf_cdktf_provider_aws.bedrockagent_agent import (
-    BedrockagentAgent,
-    BedrockagentAgentGuardrailConfiguration,
-)
-from cdktf_cdktf_provider_aws.bedrockagent_agent_alias import BedrockagentAgentAlias
-from cdktf_cdktf_provider_aws.bedrockagent_agent_knowledge_base_association import (
-    BedrockagentAgentKnowledgeBaseAssociation,
-)
+from cdktn import TerraformResource, Token
+from cdktn_aws.bedrock_agents import AwsAgent, AwsAgentAlias, AwsAgentKnowledgeBaseAssociation
 from constructs import Construct
 
 from opsagent_infra.config import OpsAgentConfig
+from opsagent_infra.constructs.action_group import ActionGroup
 from opsagent_infra.constructs.data import EncryptionKey
+from opsagent_infra.constructs.function import OpsAgentFunction
 from opsagent_infra.constructs.guardrail import AgentGuardrail
-from opsagent_infra.iam import Condition, RoleSpec, ServiceRole, Statement
+from opsagent_infra.iam import Condition, Grant, RoleSpec, ServiceRole, Statement
 from opsagent_infra.naming import Arns, Names
 
 INSTRUCTION_LIMIT = 4000
 AGENT_DESCRIPTION = "OpsAgent: incident responder for EKS (pods, metrics, safe scaling, tickets)"
+
+
+class KnowledgeBaseLike(Protocol):
+    """A knowledge base the agent can search: one created here (``RunbookKnowledgeBase``) or an
+    existing one (``ExistingKnowledgeBase``)."""
+
+    @property
+    def knowledge_base_id(self) -> str: ...
+
+    def grant_retrieve(self) -> Grant: ...
 
 
 def release_fingerprint(parts: dict) -> str:
@@ -137,7 +143,7 @@ class Agent(Construct):
                 description="OpsAgent Bedrock agent service role",
             ),
         )
-        self.agent = BedrockagentAgent(
+        self.agent = AwsAgent(
             self,
             "agent",
             agent_name=names.agent,
@@ -148,7 +154,7 @@ class Agent(Construct):
             idle_session_ttl_in_seconds=config.agent.idle_session_ttl_seconds,
             customer_encryption_key_arn=key.arn,
             guardrail_configuration=[
-                BedrockagentAgentGuardrailConfiguration(
+                AwsAgent.GuardrailConfigurationProperty(
                     guardrail_identifier=self.guardrail.guardrail_id,
                     guardrail_version=self.guardrail.version.version,
                 )
@@ -157,11 +163,22 @@ class Agent(Construct):
             skip_resource_in_use_check=True,
             depends_on=[self.role.policy],
         )
-        self.kb_association: BedrockagentAgentKnowledgeBaseAssociation | None = None
+        self.kb_association: AwsAgentKnowledgeBaseAssociation | None = None
         self.knowledge_base_id: str | None = None
         self._kb_release: dict | None = None
-        self.alias: BedrockagentAgentAlias | None = None
-        self.release: str | None = None
+        self.action_groups: dict[str, ActionGroup] = {}
+        # The alias exists from the start; every add_action_group / use_knowledge_base call re-derives
+        # its release fingerprint, description and depends_on, so the order of those calls (and of
+        # anything else in the stack) does not matter.
+        self.alias = AwsAgentAlias(
+            self,
+            "alias",
+            agent_alias_name=config.agent.alias_name,
+            agent_id=self.agent.agent_id,
+            description="release (set by _refresh_alias)",
+        )
+        self.release = ""
+        self._refresh_alias()
 
     def alias_description(self) -> str:
         """``release <fingerprint>[ kb <knowledge base id>] (...)``; at most 200 characters once
@@ -182,26 +199,66 @@ class Agent(Construct):
     def agent_arn(self) -> str:
         return self.agent.agent_arn
 
+    def add_action_group(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        group: str,
+        description: str,
+        schema_path: Path,
+        function: OpsAgentFunction,
+        account_id: str,
+    ) -> ActionGroup:
+        """One call wires an action group: the function's invoke permission for this agent only, the
+        agent's action group, and the alias (its release fingerprint and depends_on follow). ``scope``
+        / ``id_`` place the construct (the stack keeps ``action-group-<name>``, so Terraform addresses
+        stay stable)."""
+        if group in self.action_groups:
+            raise ValueError(f"the agent already has an action group {group!r}")
+        action_group = ActionGroup(
+            scope,
+            id_,
+            agent_id=self.agent_id,
+            agent_arn=self.agent_arn,
+            account_id=account_id,
+            group=group,
+            description=description,
+            schema_path=schema_path,
+            function=function,
+        )
+        self.action_groups[group] = action_group
+        self._refresh_alias()
+        return action_group
+
+    def grant_invoke(self) -> Grant:
+        """InvokeAgent on this agent's alias, with the ids the caller's code needs."""
+        return Grant.of(
+            Statement(
+                sid="InvokeThisAgentAlias",
+                actions=("bedrock:InvokeAgent",),
+                resources=(self.alias.agent_alias_arn,),
+            ),
+            OPSAGENT_AGENT_ID=self.agent_id,
+            OPSAGENT_AGENT_ALIAS_ID=self.alias.agent_alias_id,
+        )
+
     def use_knowledge_base(
         self,
-        knowledge_base_id: str,
+        knowledge_base: KnowledgeBaseLike,
         *,
         description: str,
-        statements: Sequence[Statement],
-        association: BedrockagentAgentKnowledgeBaseAssociation | None = None,
-    ) -> BedrockagentAgentKnowledgeBaseAssociation:
-        """Let the agent search a knowledge base (call before :meth:`add_alias`).
-
-        ``statements`` (``bedrock:Retrieve`` on it) join the agent role's policy. ``association``: the
-        one ``RunbookKnowledgeBase`` created; without it (an existing knowledge base) it is created here.
-        """
-        if self.alias is not None:
-            raise RuntimeError("use_knowledge_base() must come before add_alias()")
+        association: AwsAgentKnowledgeBaseAssociation | None = None,
+    ) -> AwsAgentKnowledgeBaseAssociation:
+        """Let the agent search a knowledge base: its retrieve grant joins the agent role's policy, the
+        association is created (or the given one, from ``RunbookKnowledgeBase``, is used) and the alias
+        follows. Any time before synth."""
         if self.kb_association is not None:
             raise RuntimeError("the agent already has a knowledge base")
-        self.role.add_statements(statements)
+        knowledge_base_id = knowledge_base.knowledge_base_id
+        self.role.add_statements(knowledge_base.grant_retrieve().statements)
         if association is None:
-            association = BedrockagentAgentKnowledgeBaseAssociation(
+            association = AwsAgentKnowledgeBaseAssociation(
                 self,
                 "knowledge-base",
                 agent_id=self.agent.agent_id,
@@ -220,10 +277,11 @@ class Agent(Construct):
             "description": description,
             "state": "ENABLED",
         }
+        self._refresh_alias()
         return association
 
-    def add_alias(self, action_groups: Sequence) -> BedrockagentAgentAlias:
-        """Create the alias once every action group exists (see the module doc for the mechanism)."""
+    def _refresh_alias(self) -> None:
+        """Re-derive what the alias snapshots (see the module doc for the mechanism)."""
         cfg = self.config
         parts = {
             "instruction": self.instruction,
@@ -237,20 +295,17 @@ class Agent(Construct):
                     "schema": ag.schema,
                     "function": ag.function.literal_name,
                 }
-                for ag in action_groups
+                for ag in self.action_groups.values()
             },
         }
         self.release = release_fingerprint(parts)
-        deps: list[ITerraformDependable] = [self.agent, *(ag.action_group for ag in action_groups)]
+        deps: list[TerraformResource] = [
+            self.agent,
+            *(ag.action_group for ag in self.action_groups.values()),
+        ]
         if self.kb_association is not None:
             deps.append(self.kb_association)
-        self.alias = BedrockagentAgentAlias(
-            self,
-            "alias",
-            agent_alias_name=cfg.agent.alias_name,
-            agent_id=self.agent.agent_id,
-            description=self.alias_description(),
-            tags={"opsagent:release": self.release},
-            depends_on=deps,
-        )
-        return self.alias
+        self.alias.description = self.alias_description()
+        self.alias.tags = {"opsagent:release": self.release}
+        # the address form Terraform expects in depends_on ("type.name", as the constructor writes it)
+        self.alias.depends_on = [f"{d.terraform_resource_type}.{d.friendly_unique_id}" for d in deps]

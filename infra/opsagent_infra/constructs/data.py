@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from cdktf_cdktf_provider_aws.dynamodb_table import (
-    DynamodbTable,
-    DynamodbTableAttribute,
-    DynamodbTableGlobalSecondaryIndex,
-    DynamodbTablePointInTimeRecovery,
-    DynamodbTableServerSideEncryption,
-    DynamodbTableTtl,
-)
-from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
-from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from cdktn_aws.dynamodb import AwsTable
+from cdktn_aws.kms import AwsAlias, AwsKey
 from constructs import Construct
 
-from opsagent_infra.iam import Condition, Statement, inline_policy
+from opsagent_infra.iam import Condition, Grant, Statement, inline_policy
 from opsagent_infra.naming import Arns, Names
 
 # Item-level actions only: no Scan, no table management, no batch writes.
@@ -102,7 +94,7 @@ class EncryptionKey(Construct):
                 ),
             ),
         ]
-        self.key = KmsKey(
+        self.key = AwsKey(
             self,
             "key",
             description=f"OpsAgent ({names.prefix}): logs, tables, agent, guardrail, Lambda env, DLQ",
@@ -110,7 +102,7 @@ class EncryptionKey(Construct):
             deletion_window_in_days=deletion_window_days,
             policy=inline_policy(self.statements),
         )
-        KmsAlias(self, "alias", name=names.key_alias, target_key_id=self.key.key_id)
+        AwsAlias(self, "alias", name=names.key_alias, target_key_id=self.key.key_id)
 
     @property
     def arn(self) -> str:
@@ -132,29 +124,33 @@ class Table(Construct):
         range_key: str | None,
         key: EncryptionKey,
         deletion_protection: bool,
+        env_var: str,
+        sid_prefix: str,
         ttl_attribute: str | None = None,
         indexes: tuple[tuple[str, str, str | None], ...] = (),
     ):
         super().__init__(scope, id_)
+        self.env_var = env_var  # where the functions' code reads this table's name
+        self.sid_prefix = sid_prefix
         attrs = {hash_key, *([range_key] if range_key else [])}
         for _, h, r in indexes:
             attrs |= {h, *([r] if r else [])}
-        self.table = DynamodbTable(
+        self.table = AwsTable(
             self,
             "table",
             name=name,
             billing_mode="PAY_PER_REQUEST",
             hash_key=hash_key,
             range_key=range_key,
-            attribute=[DynamodbTableAttribute(name=a, type="S") for a in sorted(attrs)],
+            attribute=[AwsTable.AttributeProperty(name=a, type="S") for a in sorted(attrs)],
             global_secondary_index=[
-                DynamodbTableGlobalSecondaryIndex(name=n, hash_key=h, range_key=r, projection_type="ALL")
+                AwsTable.GlobalSecondaryIndexProperty(name=n, hash_key=h, range_key=r, projection_type="ALL")
                 for n, h, r in indexes
             ]
             or None,
-            server_side_encryption=DynamodbTableServerSideEncryption(enabled=True, kms_key_arn=key.arn),
-            point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=True),
-            ttl=DynamodbTableTtl(enabled=True, attribute_name=ttl_attribute) if ttl_attribute else None,
+            server_side_encryption=AwsTable.ServerSideEncryptionProperty(enabled=True, kms_key_arn=key.arn),
+            point_in_time_recovery=AwsTable.PointInTimeRecoveryProperty(enabled=True),
+            ttl=AwsTable.TtlProperty(enabled=True, attribute_name=ttl_attribute) if ttl_attribute else None,
             deletion_protection_enabled=deletion_protection,
         )
 
@@ -170,9 +166,24 @@ class Table(Construct):
         """Item-level access to this table (and its indexes, for Query)."""
         return Statement(sid=sid, actions=actions, resources=(self.arn, f"{self.arn}/index/*"))
 
+    def _grant(self, suffix: str, actions: tuple[str, ...]) -> Grant:
+        return Grant.of(
+            self.statement(f"{self.sid_prefix}Table{suffix}", actions), **{self.env_var: self.name}
+        )
+
+    def grant_append(self) -> Grant:
+        """Read and add items (no update/delete): the audit trail's access."""
+        return self._grant("Append", TABLE_APPEND)
+
+    def grant_read_write(self) -> Grant:
+        return self._grant("Items", TABLE_READ_WRITE)
+
 
 class Tables(Construct):
-    """Keys as in CONTRACTS.md: audit (incident_id, sk), state (pk, sk), tickets (ticket_id + GSIs)."""
+    """Keys as in CONTRACTS.md: audit (incident_id, sk), state (pk, sk), tickets (ticket_id + GSIs).
+
+    TODO(partial): read the key schemas from the lambdas' one table-schema module once it is on main
+    (issue 9 item 4 / issue 11: declared once for infra, the simulators and the tests)."""
 
     def __init__(
         self, scope: Construct, id_: str, *, names: Names, key: EncryptionKey, deletion_protection: bool
@@ -183,6 +194,8 @@ class Tables(Construct):
             self,
             "audit",
             name=names.table("audit"),
+            env_var="OPSAGENT_AUDIT_TABLE",
+            sid_prefix="Audit",
             hash_key="incident_id",
             range_key="sk",
             ttl_attribute="expires_at",
@@ -192,6 +205,8 @@ class Tables(Construct):
             self,
             "state",
             name=names.table("state"),
+            env_var="OPSAGENT_STATE_TABLE",
+            sid_prefix="State",
             hash_key="pk",
             range_key="sk",
             ttl_attribute="expires_at",
@@ -201,6 +216,8 @@ class Tables(Construct):
             self,
             "tickets",
             name=names.table("tickets"),
+            env_var="OPSAGENT_TICKETS_TABLE",
+            sid_prefix="Tickets",
             hash_key="ticket_id",
             range_key=None,
             indexes=(("by_fingerprint", "fingerprint", None), ("by_service", "service", "created_at")),

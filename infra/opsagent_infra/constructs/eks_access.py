@@ -10,11 +10,7 @@
 
 from __future__ import annotations
 
-from cdktf_cdktf_provider_aws.eks_access_entry import EksAccessEntry
-from cdktf_cdktf_provider_aws.eks_access_policy_association import (
-    EksAccessPolicyAssociation,
-    EksAccessPolicyAssociationAccessScope,
-)
+from cdktn_aws.eks import AwsAccessEntry, AwsAccessPolicyAssociation
 from constructs import Construct
 
 from opsagent_infra.naming import SCALER_GROUP, Arns
@@ -27,16 +23,18 @@ class EksReader(Construct):
         self, scope: Construct, id_: str, *, cluster: str, role_arn: str, namespaces: list[str], arns: Arns
     ):
         super().__init__(scope, id_)
-        self.entry = EksAccessEntry(
+        self.entry = AwsAccessEntry(
             self, "entry", cluster_name=cluster, principal_arn=role_arn, type="STANDARD"
         )
-        self.association = EksAccessPolicyAssociation(
+        self.association = AwsAccessPolicyAssociation(
             self,
             "view",
             cluster_name=cluster,
             principal_arn=role_arn,
             policy_arn=arns.eks_access_policy(VIEW_POLICY),
-            access_scope=EksAccessPolicyAssociationAccessScope(type="namespace", namespaces=list(namespaces)),
+            access_scope=AwsAccessPolicyAssociation.AccessScopeProperty(
+                type="namespace", namespaces=list(namespaces)
+            ),
             depends_on=[self.entry],
         )
 
@@ -44,7 +42,7 @@ class EksReader(Construct):
 class EksScaler(Construct):
     def __init__(self, scope: Construct, id_: str, *, cluster: str, role_arn: str):
         super().__init__(scope, id_)
-        self.entry = EksAccessEntry(
+        self.entry = AwsAccessEntry(
             self,
             "entry",
             cluster_name=cluster,

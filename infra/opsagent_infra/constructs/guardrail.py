@@ -5,16 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from cdktf import TerraformResourceLifecycle
-from cdktf_cdktf_provider_aws.bedrock_guardrail import (
-    BedrockGuardrail,
-    BedrockGuardrailContentPolicyConfig,
-    BedrockGuardrailContentPolicyConfigFiltersConfig,
-    BedrockGuardrailSensitiveInformationPolicyConfig,
-    BedrockGuardrailSensitiveInformationPolicyConfigPiiEntitiesConfig,
-    BedrockGuardrailSensitiveInformationPolicyConfigRegexesConfig,
-)
-from cdktf_cdktf_provider_aws.bedrock_guardrail_version import BedrockGuardrailVersion
+from cdktn import TerraformResourceLifecycle
+from cdktn_aws.bedrock import AwsGuardrail, AwsGuardrailVersion
 from constructs import Construct
 
 from opsagent_infra.constructs.data import EncryptionKey
@@ -75,7 +67,7 @@ class AgentGuardrail(Construct):
     def __init__(self, scope: Construct, id_: str, *, name: str, key: EncryptionKey):
         super().__init__(scope, id_)
         self.fingerprint = guardrail_fingerprint()
-        self.guardrail = BedrockGuardrail(
+        self.guardrail = AwsGuardrail(
             self,
             "guardrail",
             name=name,
@@ -84,9 +76,9 @@ class AgentGuardrail(Construct):
             blocked_outputs_messaging=BLOCKED_OUTPUT,
             kms_key_arn=key.arn,
             content_policy_config=[
-                BedrockGuardrailContentPolicyConfig(
+                AwsGuardrail.ContentPolicyConfigProperty(
                     filters_config=[
-                        BedrockGuardrailContentPolicyConfigFiltersConfig(
+                        AwsGuardrail.ContentPolicyConfigFiltersConfigProperty(
                             type=t, input_strength=i, output_strength=o
                         )
                         for t, i, o in CONTENT_FILTERS
@@ -94,9 +86,9 @@ class AgentGuardrail(Construct):
                 )
             ],
             sensitive_information_policy_config=[
-                BedrockGuardrailSensitiveInformationPolicyConfig(
+                AwsGuardrail.SensitiveInformationPolicyConfigProperty(
                     pii_entities_config=[
-                        BedrockGuardrailSensitiveInformationPolicyConfigPiiEntitiesConfig(
+                        AwsGuardrail.PiiEntitiesConfigProperty(
                             type=t,
                             action=o if o != "NONE" else i,
                             input_action=i,
@@ -108,7 +100,7 @@ class AgentGuardrail(Construct):
                         if (i, o) != ("NONE", "NONE")
                     ],
                     regexes_config=[
-                        BedrockGuardrailSensitiveInformationPolicyConfigRegexesConfig(
+                        AwsGuardrail.RegexesConfigProperty(
                             name=n, pattern=p, description=d, action="ANONYMIZE"
                         )
                         for n, p, d in REGEXES
@@ -119,7 +111,7 @@ class AgentGuardrail(Construct):
         # A guardrail version is immutable; the description carries the config fingerprint and is
         # RequiresReplace in the provider, so a changed guardrail gets a new version (the old one is
         # kept: skip_destroy, older agent versions may still reference it).
-        self.version = BedrockGuardrailVersion(
+        self.version = AwsGuardrailVersion(
             self,
             "version",
             guardrail_arn=self.guardrail.guardrail_arn,

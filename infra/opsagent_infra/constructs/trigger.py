@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import json
 
-from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
-from cdktf_cdktf_provider_aws.cloudwatch_event_target import (
-    CloudwatchEventTarget,
-    CloudwatchEventTargetDeadLetterConfig,
-    CloudwatchEventTargetRetryPolicy,
-)
-from cdktf_cdktf_provider_aws.lambda_function_event_invoke_config import LambdaFunctionEventInvokeConfig
-from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
-from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
-from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
+from cdktn_aws.eventbridge import AwsRule, AwsTarget
+from cdktn_aws.lambda_ import AwsFunctionEventInvokeConfig, AwsPermission
+from cdktn_aws.sqs import AwsQueue, AwsQueuePolicy
 from constructs import Construct
 
 from opsagent_infra.config import TriggerConfig
 from opsagent_infra.constructs.data import EncryptionKey
 from opsagent_infra.constructs.function import OpsAgentFunction
-from opsagent_infra.iam import Condition, Statement, policy_document
+from opsagent_infra.iam import Condition, Grant, Statement, policy_document
 from opsagent_infra.naming import Names
 
 
@@ -34,13 +27,18 @@ def alarm_event_pattern(alarm_name_prefix: str | None) -> dict:
 class DeadLetterQueue(Construct):
     def __init__(self, scope: Construct, id_: str, *, name: str, key: EncryptionKey):
         super().__init__(scope, id_)
-        self.queue = SqsQueue(
+        self.queue = AwsQueue(
             self,
             "queue",
             name=name,
             kms_master_key_id=key.arn,
             kms_data_key_reuse_period_seconds=300,
             message_retention_seconds=14 * 86400,
+        )
+
+    def grant_send(self) -> Grant:
+        return Grant.of(
+            Statement(sid="FailedEventsToDlq", actions=("sqs:SendMessage",), resources=(self.queue.arn,))
         )
 
     def allow_rule(self, rule_arn: str) -> None:
@@ -65,7 +63,7 @@ class DeadLetterQueue(Construct):
                 ),
             ],
         )
-        SqsQueuePolicy(self, "queue-policy", queue_url=self.queue.url, policy=doc.json)
+        AwsQueuePolicy(self, "queue-policy", queue_url=self.queue.url, policy=doc.json)
 
 
 class AlarmTrigger(Construct):
@@ -84,7 +82,7 @@ class AlarmTrigger(Construct):
     ):
         super().__init__(scope, id_)
         self.pattern = alarm_event_pattern(settings.alarm_name_prefix)
-        self.rule = CloudwatchEventRule(
+        self.rule = AwsRule(
             self,
             "rule",
             name=names.alarm_rule,
@@ -93,7 +91,7 @@ class AlarmTrigger(Construct):
             state="ENABLED" if settings.enabled else "DISABLED",
         )
         dlq.allow_rule(self.rule.arn)
-        self.permission = LambdaPermission(
+        self.permission = AwsPermission(
             self,
             "invoke-by-rule",
             statement_id="AllowAlarmRule",
@@ -103,17 +101,17 @@ class AlarmTrigger(Construct):
             source_arn=self.rule.arn,
             source_account=account_id,
         )
-        self.target = CloudwatchEventTarget(
+        self.target = AwsTarget(
             self,
             "target",
             rule=self.rule.name,
             target_id="opsagent-trigger",
             arn=function.arn,
-            retry_policy=CloudwatchEventTargetRetryPolicy(
+            retry_policy=AwsTarget.RetryPolicyProperty(
                 maximum_retry_attempts=settings.maximum_retry_attempts,
                 maximum_event_age_in_seconds=settings.maximum_event_age_seconds,
             ),
-            dead_letter_config=CloudwatchEventTargetDeadLetterConfig(arn=dlq.queue.arn),
+            dead_letter_config=AwsTarget.DeadLetterConfigProperty(arn=dlq.queue.arn),
             depends_on=[self.permission],
         )
         # EventBridge invokes asynchronously: a failing investigation is retried twice by Lambda (the
@@ -122,7 +120,7 @@ class AlarmTrigger(Construct):
         # DLQ (the function's dead_letter_config; the handler is idempotent on alarm ARN + state
         # timestamp). One failure channel only: an on-failure destination as well would deliver
         # every failed event twice.
-        self.invoke_config = LambdaFunctionEventInvokeConfig(
+        self.invoke_config = AwsFunctionEventInvokeConfig(
             self,
             "async",
             function_name=function.function_name,
