@@ -58,9 +58,10 @@ eval: $(STAMP) ## run every drill scenario and print how many reached the expect
 build: $(STAMP) ## one Lambda zip per function under build/lambda (arm64, python3.12)
 	$(PY) infra/build.py
 
-synth: build ## synthesize cdktf.out/stacks/opsagent-<ENV> (ENV=dev by default), then scan its IAM policies
+synth: build ## synthesize cdktf.out/stacks/opsagent-<ENV> (ENV=dev by default), then scan its IAM policies and check it against the provider schema
 	$(WITH_NODE) OPSAGENT_ENV=$(ENV) $(PY) infra/main.py
 	$(PY) infra/policy_scan.py $(TF_DIR)/cdk.tf.json
+	$(PY) infra/schema_gate.py $(TF_DIR)/cdk.tf.json
 
 checkov: synth $(CHECKOV_STAMP) ## checkov on the synthesized JSON (offline; skips need a written reason)
 	$(PY) infra/checkov_gate.py $(abspath $(CHECKOV_VENV))/bin/checkov $(TF_DIR)/cdk.tf.json

@@ -176,7 +176,13 @@ class TriggerConfig(_Strict):
     )
     settings: dict[str, Any] = Field(default_factory=dict, description="Other OPSAGENT_TRIGGER fields")
     maximum_retry_attempts: int = Field(default=4, ge=0, le=185, description="EventBridge target retries")
-    maximum_event_age_seconds: int = Field(default=3600, ge=60, le=86400)
+    maximum_event_age_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=21600,
+        description="Both the EventBridge target's retry policy (provider: 60..86400) and the Lambda "
+        "async invoke config (provider: 60..21600) get this value, so it must fit both: 60..21600",
+    )
 
     @field_validator("settings")
     @classmethod

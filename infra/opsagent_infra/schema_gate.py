@@ -52,7 +52,8 @@ SCHEMA_FORMAT = 1  # bump when the cached schema layout changes
 # --------------------------------------------------------------------------------------------------
 
 _TYPE_DOC = re.compile(
-    r"registry\.terraform\.io/providers/([\w.-]+)/([\w.-]+)/([\w.-]+)/docs/(resources|data-sources)/\w+ (\w+)\}"
+    r"registry\.terraform\.io/providers/([\w.-]+)/([\w.-]+)/([\w.-]+)"
+    r"/docs/(resources|data-sources)/\w+ (\w+)\}"
 )
 _PROVIDER_DOC = re.compile(r"registry\.terraform\.io/providers/([\w.-]+)/([\w.-]+)/([\w.-]+)/docs (\w+)\}")
 _ARG_DOC = re.compile(r"/docs/(?:resources|data-sources|)[/\w-]*#(\w+) ")
@@ -317,7 +318,14 @@ class Rule:
 
 def int_between(lo: int, hi: int) -> tuple[Callable[[Any], str | None], str]:
     def check(value: Any) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                return None  # not a number: the type check reports it
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        if not lo <= value <= hi:
             return f"{value!r} is not between {lo} and {hi}"
         return None
 
@@ -375,63 +383,165 @@ _AGENT = "internal/service/bedrockagent/"
 
 VALUE_RULES: tuple[Rule, ...] = (
     # Lambda
-    _rule("aws_lambda_function_event_invoke_config", "maximum_event_age_in_seconds",
-          int_between(60, 21600), _LAMBDA + "function_event_invoke_config.go"),
-    _rule("aws_lambda_function_event_invoke_config", "maximum_retry_attempts",
-          int_between(0, 2), _LAMBDA + "function_event_invoke_config.go"),
-    _rule("aws_lambda_function", "function_name",
-          string_match(r"^[a-zA-Z0-9-_]+$", 1, 64), _LAMBDA + "function.go (validFunctionName, API limit 64)"),
+    _rule(
+        "aws_lambda_function_event_invoke_config",
+        "maximum_event_age_in_seconds",
+        int_between(60, 21600),
+        _LAMBDA + "function_event_invoke_config.go",
+    ),
+    _rule(
+        "aws_lambda_function_event_invoke_config",
+        "maximum_retry_attempts",
+        int_between(0, 2),
+        _LAMBDA + "function_event_invoke_config.go",
+    ),
+    _rule(
+        "aws_lambda_function",
+        "function_name",
+        string_match(r"^[a-zA-Z0-9-_]+$", 1, 64),
+        _LAMBDA + "function.go (validFunctionName, API limit 64)",
+    ),
     _rule("aws_lambda_function", "memory_size", int_between(128, 10240), _LAMBDA + "function.go"),
     _rule("aws_lambda_function", "timeout", int_between(1, 900), _LAMBDA + "function.go"),
-    _rule("aws_lambda_function", "reserved_concurrent_executions",
-          int_between(-1, 1_000_000), _LAMBDA + "function.go (IntAtLeast(-1))"),
-    _rule("aws_lambda_permission", "statement_id",
-          string_match(r"^[a-zA-Z0-9_-]+$", 1, 100), _LAMBDA + "permission.go (validPolicyStatementID)"),
+    _rule(
+        "aws_lambda_function",
+        "reserved_concurrent_executions",
+        int_between(-1, 1_000_000),
+        _LAMBDA + "function.go (IntAtLeast(-1))",
+    ),
+    _rule(
+        "aws_lambda_permission",
+        "statement_id",
+        string_match(r"^[a-zA-Z0-9_-]+$", 1, 100),
+        _LAMBDA + "permission.go (validPolicyStatementID)",
+    ),
     # EventBridge
-    _rule("aws_cloudwatch_event_target", "retry_policy.maximum_event_age_in_seconds",
-          int_between(60, 86400), _EVENTS + "target.go"),
-    _rule("aws_cloudwatch_event_target", "retry_policy.maximum_retry_attempts",
-          int_between(0, 185), _EVENTS + "target.go"),
-    _rule("aws_cloudwatch_event_target", "target_id",
-          string_match(r"^[0-9A-Za-z_.-]+$", 1, 64), _EVENTS + "target.go (validateTargetID)"),
-    _rule("aws_cloudwatch_event_rule", "name",
-          string_match(r"^[0-9A-Za-z_.-]+$", 1, 64), _EVENTS + "rule.go (validateRuleName)"),
+    _rule(
+        "aws_cloudwatch_event_target",
+        "retry_policy.maximum_event_age_in_seconds",
+        int_between(60, 86400),
+        _EVENTS + "target.go",
+    ),
+    _rule(
+        "aws_cloudwatch_event_target",
+        "retry_policy.maximum_retry_attempts",
+        int_between(0, 185),
+        _EVENTS + "target.go",
+    ),
+    _rule(
+        "aws_cloudwatch_event_target",
+        "target_id",
+        string_match(r"^[0-9A-Za-z_.-]+$", 1, 64),
+        _EVENTS + "target.go (validateTargetID)",
+    ),
+    _rule(
+        "aws_cloudwatch_event_rule",
+        "name",
+        string_match(r"^[0-9A-Za-z_.-]+$", 1, 64),
+        _EVENTS + "rule.go (validateRuleName)",
+    ),
     # CloudWatch Logs
-    _rule("aws_cloudwatch_log_group", "retention_in_days",
-          int_in(LOG_RETENTION_VALUES), "internal/service/logs/group.go"),
-    _rule("aws_cloudwatch_log_group", "name",
-          string_match(r"^[\.\-_/#A-Za-z0-9]+$", 1, 512), "internal/service/logs/validate.go (validLogGroupName)"),
+    _rule(
+        "aws_cloudwatch_log_group",
+        "retention_in_days",
+        int_in(LOG_RETENTION_VALUES),
+        "internal/service/logs/group.go",
+    ),
+    _rule(
+        "aws_cloudwatch_log_group",
+        "name",
+        string_match(r"^[\.\-_/#A-Za-z0-9]+$", 1, 512),
+        "internal/service/logs/validate.go (validLogGroupName)",
+    ),
     # Bedrock agents
     _rule("aws_bedrockagent_agent", "agent_name", string_match(_BEDROCK_NAME), _AGENT + "agent.go"),
-    _rule("aws_bedrockagent_agent", "idle_session_ttl_in_seconds", int_between(60, 5400), _AGENT + "agent.go"),
+    _rule(
+        "aws_bedrockagent_agent", "idle_session_ttl_in_seconds", int_between(60, 5400), _AGENT + "agent.go"
+    ),
     _rule("aws_bedrockagent_agent", "instruction", string_match(r"(?s).", 40, 20000), _AGENT + "agent.go"),
     _rule("aws_bedrockagent_agent", "description", string_match(r"(?s).", 1, 200), _AGENT + "agent.go"),
-    _rule("aws_bedrockagent_agent_alias", "agent_alias_name",
-          string_match(_BEDROCK_NAME), _AGENT + "agent_alias.go"),
-    _rule("aws_bedrockagent_agent_alias", "description", string_match(r"(?s).", 1, 200), _AGENT + "agent_alias.go"),
-    _rule("aws_bedrockagent_agent_action_group", "action_group_name",
-          string_match(_BEDROCK_NAME), _AGENT + "agent_action_group.go"),
-    _rule("aws_bedrockagent_agent_knowledge_base_association", "description",
-          string_match(r"(?s).", 1, 200), _AGENT + "agent_knowledge_base_association.go"),
+    _rule(
+        "aws_bedrockagent_agent_alias",
+        "agent_alias_name",
+        string_match(_BEDROCK_NAME),
+        _AGENT + "agent_alias.go",
+    ),
+    _rule(
+        "aws_bedrockagent_agent_alias",
+        "description",
+        string_match(r"(?s).", 1, 200),
+        _AGENT + "agent_alias.go",
+    ),
+    _rule(
+        "aws_bedrockagent_agent_action_group",
+        "action_group_name",
+        string_match(_BEDROCK_NAME),
+        _AGENT + "agent_action_group.go",
+    ),
+    _rule(
+        "aws_bedrockagent_agent_knowledge_base_association",
+        "description",
+        string_match(r"(?s).", 1, 200),
+        _AGENT + "agent_knowledge_base_association.go",
+    ),
     # Bedrock guardrail
-    _rule("aws_bedrock_guardrail", "name",
-          string_match(r"^[0-9a-zA-Z-_]+$", 1, 50), "internal/service/bedrock/guardrail.go"),
-    _rule("aws_bedrock_guardrail", "description", string_match(r"(?s).", 1, 200), "internal/service/bedrock/guardrail.go"),
-    _rule("aws_bedrock_guardrail", "blocked_input_messaging",
-          string_match(r"(?s).", 1, 500), "internal/service/bedrock/guardrail.go"),
-    _rule("aws_bedrock_guardrail", "blocked_outputs_messaging",
-          string_match(r"(?s).", 1, 500), "internal/service/bedrock/guardrail.go"),
+    _rule(
+        "aws_bedrock_guardrail",
+        "name",
+        string_match(r"^[0-9a-zA-Z-_]+$", 1, 50),
+        "internal/service/bedrock/guardrail.go",
+    ),
+    _rule(
+        "aws_bedrock_guardrail",
+        "description",
+        string_match(r"(?s).", 1, 200),
+        "internal/service/bedrock/guardrail.go",
+    ),
+    _rule(
+        "aws_bedrock_guardrail",
+        "blocked_input_messaging",
+        string_match(r"(?s).", 1, 500),
+        "internal/service/bedrock/guardrail.go",
+    ),
+    _rule(
+        "aws_bedrock_guardrail",
+        "blocked_outputs_messaging",
+        string_match(r"(?s).", 1, 500),
+        "internal/service/bedrock/guardrail.go",
+    ),
     # DynamoDB, IAM, KMS, SQS
-    _rule("aws_dynamodb_table", "name",
-          string_match(r"^[a-zA-Z0-9_.-]+$", 3, 255), "internal/service/dynamodb/table.go"),
-    _rule("aws_dynamodb_table", "billing_mode",
-          string_in(["PROVISIONED", "PAY_PER_REQUEST"]), "internal/service/dynamodb/table.go"),
-    _rule("aws_iam_role", "name", string_match(r"^[\w+=,.@-]+$", 1, 64), "internal/service/iam/role.go (validRoleName)"),
+    _rule(
+        "aws_dynamodb_table",
+        "name",
+        string_match(r"^[a-zA-Z0-9_.-]+$", 3, 255),
+        "internal/service/dynamodb/table.go",
+    ),
+    _rule(
+        "aws_dynamodb_table",
+        "billing_mode",
+        string_in(["PROVISIONED", "PAY_PER_REQUEST"]),
+        "internal/service/dynamodb/table.go",
+    ),
+    _rule(
+        "aws_iam_role",
+        "name",
+        string_match(r"^[\w+=,.@-]+$", 1, 64),
+        "internal/service/iam/role.go (validRoleName)",
+    ),
     _rule("aws_kms_key", "deletion_window_in_days", int_between(7, 30), "internal/service/kms/key.go"),
-    _rule("aws_kms_alias", "name",
-          string_match(r"^alias/[a-zA-Z0-9/_-]+$", 1, 256), "internal/service/kms/validate.go (validNameForResource)"),
-    _rule("aws_sqs_queue", "message_retention_seconds", int_between(60, 1209600), "internal/service/sqs/attributes.go"),
-)  # fmt: skip
+    _rule(
+        "aws_kms_alias",
+        "name",
+        string_match(r"^alias/[a-zA-Z0-9/_-]+$", 1, 256),
+        "internal/service/kms/validate.go (validNameForResource)",
+    ),
+    _rule(
+        "aws_sqs_queue",
+        "message_retention_seconds",
+        int_between(60, 1209600),
+        "internal/service/sqs/attributes.go",
+    ),
+)
 
 
 def rules_for(resource: str, path: str) -> list[Rule]:
@@ -491,7 +601,8 @@ def select_schema(
         return exact[0]
     found = sorted(f"{s.version} ({s.assembly})" for s in candidates)
     raise SchemaGateError(
-        f"the stack pins {source} {req.get('version')!r} but the installed bindings were generated for {found}"
+        f"the stack pins {source} {req.get('version')!r} but the installed bindings were generated "
+        f"for {found}"
     )
 
 
@@ -690,9 +801,9 @@ class _Checker:
             self.add("bad-reference", where, f"{label} is not declared in this stack")
             return None
         block = self.type_block(mode, tf_type)
-        if attr is not None and block is not None and attr != "id":
-            if attr not in block["args"] and attr not in block.get("computed", []):
-                self.add("bad-reference", where, f"{label}.{attr}: {tf_type} has no attribute {attr!r}")
+        known = set(block["args"]) | set(block.get("computed", [])) | {"id"} if block else set()
+        if attr is not None and block is not None and attr not in known:
+            self.add("bad-reference", where, f"{label}.{attr}: {tf_type} has no attribute {attr!r}")
         return label
 
     # ---- whole stack -----------------------------------------------------------------------------
@@ -709,8 +820,9 @@ class _Checker:
                     label = f"{'data.' if mode == 'data' else ''}{tf_type}.{name}"
                     where = f"{mode} {label}"
                     if block is None:
-                        self.add("unknown-type", where, f"{self.schema.source} {self.schema.version} has no "
-                                 f"{'data source' if mode == 'data' else 'resource type'} {tf_type!r}")  # fmt: skip
+                        kind = "data source" if mode == "data" else "resource type"
+                        detail = f"{self.schema.source} {self.schema.version} has no {kind} {tf_type!r}"
+                        self.add("unknown-type", where, detail)
                     if not isinstance(body, dict):
                         self.add("nesting", where, "must be an object")
                         continue
@@ -800,7 +912,7 @@ def _primitive_problem(t: str, value: Any) -> str | None:
         if isinstance(value, dict | list):
             return f"expected a string, got {type(value).__name__}"
     elif t == "number":
-        if isinstance(value, bool) or isinstance(value, dict | list):
+        if isinstance(value, bool | dict | list):
             return f"expected a number, got {type(value).__name__}"
         if isinstance(value, str):
             try:
