@@ -313,7 +313,12 @@ class KnowledgeBaseConfig(_Strict):
 
 class AgentConfig(_Strict):
     instruction_file: str = Field(default="prompts/agent-instruction-v1.md", description="relative to infra/")
-    idle_session_ttl_seconds: int = Field(default=900, ge=60, le=5400)
+    idle_session_ttl_seconds: int = Field(
+        default=900,
+        ge=60,
+        le=3600,
+        description="aws_bedrockagent_agent.idle_session_ttl_in_seconds: the provider validates 60..3600",
+    )
     alias_name: str = Field(default="live", pattern=r"^([0-9a-zA-Z][_-]?){1,100}$")
 
 

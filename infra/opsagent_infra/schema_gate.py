@@ -416,11 +416,11 @@ VALUE_RULES: tuple[Rule, ...] = (
         _LAMBDA + "permission.go (validPolicyStatementID)",
     ),
     # EventBridge
-    _rule(
+    _rule(  # the provider checks 0..86400; the PutTargets API's minimum is 60
         "aws_cloudwatch_event_target",
         "retry_policy.maximum_event_age_in_seconds",
         int_between(60, 86400),
-        _EVENTS + "target.go",
+        _EVENTS + "target.go + PutTargets API (RetryPolicy.MaximumEventAgeInSeconds >= 60)",
     ),
     _rule(
         "aws_cloudwatch_event_target",
@@ -456,9 +456,9 @@ VALUE_RULES: tuple[Rule, ...] = (
     # Bedrock agents
     _rule("aws_bedrockagent_agent", "agent_name", string_match(_BEDROCK_NAME), _AGENT + "agent.go"),
     _rule(
-        "aws_bedrockagent_agent", "idle_session_ttl_in_seconds", int_between(60, 5400), _AGENT + "agent.go"
+        "aws_bedrockagent_agent", "idle_session_ttl_in_seconds", int_between(60, 3600), _AGENT + "agent.go"
     ),
-    _rule("aws_bedrockagent_agent", "instruction", string_match(r"(?s).", 40, 20000), _AGENT + "agent.go"),
+    _rule("aws_bedrockagent_agent", "instruction", string_match(r"(?s).", 40, 8000), _AGENT + "agent.go"),
     _rule("aws_bedrockagent_agent", "description", string_match(r"(?s).", 1, 200), _AGENT + "agent.go"),
     _rule(
         "aws_bedrockagent_agent_alias",

@@ -198,7 +198,7 @@ def test_wrong_primitive_type(stack, schemas):
         ("aws_lambda_function_event_invoke_config", "maximum_retry_attempts", 3, "between 0 and 2"),
         ("aws_cloudwatch_event_target", "retry_policy.maximum_event_age_in_seconds", 86401, "60 and 86400"),
         ("aws_cloudwatch_log_group", "retention_in_days", 42, "is not one of"),
-        ("aws_bedrockagent_agent", "idle_session_ttl_in_seconds", 5401, "between 60 and 5400"),
+        ("aws_bedrockagent_agent", "idle_session_ttl_in_seconds", 3601, "between 60 and 3600"),
         ("aws_bedrockagent_agent", "agent_name", "ops agent!", "does not match"),
         ("aws_bedrock_guardrail", "name", "g" * 51, "length 51"),
         ("aws_lambda_function", "function_name", "f" * 65, "length 65"),
@@ -273,6 +273,12 @@ def test_event_age_above_the_lambda_limit_is_rejected_by_config():
     TriggerConfig(maximum_event_age_seconds=21600)
     with pytest.raises(ValidationError, match="21600"):
         TriggerConfig(maximum_event_age_seconds=21601)
+
+
+def test_idle_session_ttl_above_the_provider_limit_is_rejected_by_config():
+    AgentConfig(idle_session_ttl_seconds=3600)
+    with pytest.raises(ValidationError, match="3600"):
+        AgentConfig(idle_session_ttl_seconds=3601)
 
 
 def test_log_retention_and_alias_name_agree_with_the_provider():
