@@ -553,16 +553,15 @@ class AgentSession:
         request: ConfirmationRequest,
         confirm: bool | Sequence[bool],
         *,
-        deny_text: str = DENIED_BY_PERSON,
+        deny_text: str | Sequence[str] = DENIED_BY_PERSON,
     ) -> AgentTurn:
         """CONFIRM or DENY the invocations of ``request`` and let the agent continue: one decision for
         all of them, or one per invocation (in ``request.inputs`` order).
 
         Each result echoes ``actionGroup``/``apiPath``/``httpMethod`` exactly as received. A DENY
         carries ``responseBody: {"TEXT": {"body": deny_text}}`` (TEXT is the only content type the
-        API takes), so the model reads a decision, not a failure, and does not retry."""
-        if not deny_text.strip():
-            raise ValueError("deny_text must say why the change was not made")
+        API takes), so the model reads a decision, not a failure, and does not retry; ``deny_text``
+        may also be one text per invocation (used where that invocation is denied)."""
         inputs = request.inputs or [
             ApiInvocation(
                 action_group=request.action_group, api_path=request.api_path, http_method=request.http_method
@@ -574,8 +573,13 @@ class AgentSession:
             decisions = [bool(d) for d in confirm]
             if len(decisions) != len(inputs):
                 raise ValueError(f"{len(decisions)} decisions for {len(inputs)} invocations")
+        texts = [deny_text] * len(inputs) if isinstance(deny_text, str) else [str(t) for t in deny_text]
+        if len(texts) != len(inputs):
+            raise ValueError(f"{len(texts)} deny texts for {len(inputs)} invocations")
+        if any(not t.strip() for t, d in zip(texts, decisions, strict=True) if not d):
+            raise ValueError("a deny text must say why the change was not made")
         results = []
-        for item, decision in zip(inputs, decisions, strict=True):
+        for item, decision, text in zip(inputs, decisions, texts, strict=True):
             result: dict[str, Any] = {
                 "actionGroup": item.action_group,
                 "apiPath": item.api_path,
@@ -583,7 +587,7 @@ class AgentSession:
                 "confirmationState": "CONFIRM" if decision else "DENY",
             }
             if not decision:
-                result["responseBody"] = {"TEXT": {"body": deny_text[:1000]}}
+                result["responseBody"] = {"TEXT": {"body": text[:1000]}}
             results.append({"apiResult": result})
         return self._invoke(
             session_state={"invocationId": request.invocation_id, "returnControlInvocationResults": results}

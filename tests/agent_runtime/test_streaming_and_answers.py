@@ -129,3 +129,16 @@ def test_the_scripted_runtime_rejects_an_answer_nothing_asked_for():
     session(fake).ask("q")
     with pytest.raises(AssertionError, match="no open returnControl"):
         _answer(fake)
+
+
+def test_one_deny_text_per_invocation():
+    fake = ScriptedAgentRuntime(
+        [ev.return_control_many(ev.scale_confirmation(6), ev.scale_confirmation(9, deployment="cart"))],
+        [ev.chunk("ok")],
+    )
+    s = session(fake)
+    pending = s.ask("fix").pending_confirmation
+    with pytest.raises(ValueError, match="1 deny texts for 2"):
+        s.answer_confirmation(pending, False, deny_text=["only one"])
+    s.answer_confirmation(pending, [False, False], deny_text=["over the ceiling", "cooldown"])
+    assert [r["responseBody"]["TEXT"]["body"] for r in results(fake)] == ["over the ceiling", "cooldown"]

@@ -12,6 +12,7 @@ import pytest
 
 from opsagent.audit import AuditTrail
 from opsagent.investigation.pipeline import Dependencies, handle_alarm_event
+from opsagent_cli.fake_runtime import validate_answer, validate_event, validate_request
 
 from .conftest import AUDIT_TABLE, FakeDispatch, FakeTickets
 
@@ -48,17 +49,24 @@ class ReadTimeoutError(Exception):
 class FakeRuntime:
     """bedrock-agent-runtime stand-in: each invoke_agent call plays the next script (a list of
     events; an Exception item is raised at that point of the stream; an Exception script is raised
-    by the call itself)."""
+    by the call itself). Requests are checked against botocore's InvokeAgent model, events against
+    its ResponseStream shapes, and a returnControl answer against the returnControl it answers."""
 
     def __init__(self, *scripts: Any) -> None:
         self.scripts = list(scripts)
         self.requests: list[dict] = []
+        self.open: dict[str, dict] = {}
 
     def invoke_agent(self, **request: Any) -> dict:
+        validate_request(request)
+        validate_answer(request, self.open.pop(request["sessionId"], None))
         self.requests.append(request)
         script = self.scripts.pop(0)
         if isinstance(script, Exception):
             raise script
+        for item in script:
+            if isinstance(item, dict):
+                validate_event(item)
 
         def stream():
             for item in script:
@@ -67,13 +75,15 @@ class FakeRuntime:
                 if isinstance(item, float):  # the agent is busy for this many seconds
                     time.sleep(item)
                     continue
+                if "returnControl" in item:
+                    self.open[request["sessionId"]] = item["returnControl"]
                 yield item
 
         return {"completion": stream()}
 
 
 def trace(step: dict) -> dict:
-    return {"trace": {"agentId": "AGENT12345", "sessionId": "s", "trace": {"orchestrationTrace": step}}}
+    return {"trace": {"agentId": "AGENT12345", "sessionId": "sess-1", "trace": {"orchestrationTrace": step}}}
 
 
 def tool_call(
@@ -118,7 +128,7 @@ def usage(i: int, o: int) -> dict:
     return trace(
         {
             "modelInvocationOutput": {
-                "traceId": "m",
+                "traceId": "t-m",
                 "metadata": {"usage": {"inputTokens": i, "outputTokens": o}},
             }
         }
@@ -163,7 +173,7 @@ def chunk(text: str) -> dict:
 
 def first_turn(replicas: str = "5", namespace: str = "shop") -> list:
     return [
-        trace({"rationale": {"traceId": "r", "text": "Check the pods first."}}),
+        trace({"rationale": {"traceId": "t-r", "text": "Check the pods first."}}),
         tool_call(
             "t-1",
             "pods",
@@ -711,3 +721,17 @@ def test_a_request_left_when_the_confirmation_limit_stops_the_loop_is_reported(
     assert len(runtime.requests) == 4  # the 4th request is never answered
     report, _ = deps.tickets.created[0]
     assert any("left unanswered: max_confirmations=2" in g for g in report.gaps)
+
+
+def test_an_alarm_path_deny_says_why_and_echoes_the_http_method_as_received(tables, alarm, settings_factory):
+    """Issue 10 item 10: a DENY carries a TEXT body (proposals only, do not retry) and the answer
+    echoes httpMethod exactly (Bedrock's case may vary); the scripted runtime checks the echo."""
+    turn = first_turn()
+    turn[-1]["returnControl"]["invocationInputs"][0]["apiInvocationInput"]["httpMethod"] = "post"
+    runtime = FakeRuntime(turn, [chunk(FINAL_ANSWER)])
+    handle_alarm_event(alarm("single-metric"), settings=_settings(settings_factory), deps=_deps(runtime))
+    [result] = runtime.requests[1]["sessionState"]["returnControlInvocationResults"]
+    api = result["apiResult"]
+    assert (api["httpMethod"], api["confirmationState"]) == ("post", "DENY")
+    body = api["responseBody"]["TEXT"]["body"]
+    assert "mutation_mode=propose" in body and "Do not retry" in body and "proposals" in body

@@ -171,6 +171,15 @@ def _policy_allows(params: dict[str, str]) -> tuple[bool, str]:
     return decision.allowed, decision.reason if not decision.allowed else "request-level policy rules pass"
 
 
+def alarm_denial(why: str) -> str:
+    """The DENY body on the alarm path (``responseBody.TEXT.body``): nobody confirms there, so the
+    model must not read a denial as an access problem, retry, or try other values."""
+    return (
+        f"Not made: on the alarm path nobody can confirm changes ({_line(why, 200)}). Do not retry it "
+        "or try other values; list it under proposals in your JSON block (from -> to, evidence, undo)."
+    )
+
+
 UNKNOWN_OUTCOME = (
     "outcome unknown: the agent session ended (error or deadline) before its result arrived; check "
     "the deployment and the audit trail"
@@ -336,9 +345,9 @@ def investigate_with_agent(
         asked = ", ".join(i.operation or i.api_path for i in request.inputs or [request])
         progress.gaps.append(f"the agent's request ({asked}) was left unanswered: {why}")
 
-    def play(send: Callable[..., Any], *args: Any) -> Any:
+    def play(send: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
-            turn = send(*args)
+            turn = send(*args, **kwargs)
         except AgentUnavailable as exc:
             if exc.partial_turn is not None:  # tools may have run before the stream broke
                 absorb(exc.partial_turn)
@@ -347,6 +356,8 @@ def investigate_with_agent(
             raise
         absorb(turn)
         return turn
+
+    denials: list[str] = []  # the DENY body of each judged invocation (used where it is denied)
 
     def judge(item: Any) -> bool:
         spec = spec_for_route(item.action_group, item.api_path)
@@ -360,6 +371,7 @@ def investigate_with_agent(
         else:
             confirm, why = _decide(operation, params, settings)
         progress.decisions += 1
+        denials.append(alarm_denial(why))
         if confirm:
             action = ActionTaken(operation=operation, parameters=params, decision="confirmed", detail=why)
             progress.actions.append(action)
@@ -384,8 +396,9 @@ def investigate_with_agent(
             if deadline is not None and time.monotonic() >= deadline:
                 unanswered(request, "timeout")
                 in_time()
+            denials.clear()
             decisions = [judge(item) for item in request.inputs or [request]]  # one per change
-            turn = play(session.answer_confirmation, request, decisions)
+            turn = play(session.answer_confirmation, request, decisions, deny_text=list(denials))
             if progress.decisions > cfg.max_confirmations:
                 if turn.pending_confirmation is not None:
                     unanswered(turn.pending_confirmation, f"max_confirmations={cfg.max_confirmations}")
