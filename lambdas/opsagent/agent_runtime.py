@@ -228,6 +228,14 @@ def session_id_for(text: str) -> str:
     return f"{slug}-{digest}" if slug else f"s-{digest}"
 
 
+def attempt_session_id(base: str) -> str:
+    """A fresh InvokeAgent ``sessionId`` for one attempt at ``base`` (e.g. an alarm transition's
+    session id): ``<base>.<8 hex>``. A retry must not re-ask in the session of the attempt that
+    failed, with its history and any unanswered returnControl; the base keeps it readable."""
+    base = session_id_for(base)
+    return f"{base[: 100 - 9]}.{uuid.uuid4().hex[:8]}"
+
+
 def new_session_id() -> str:
     return f"cli-{uuid.uuid4().hex}"
 

@@ -735,3 +735,26 @@ def test_an_alarm_path_deny_says_why_and_echoes_the_http_method_as_received(tabl
     assert (api["httpMethod"], api["confirmationState"]) == ("post", "DENY")
     body = api["responseBody"]["TEXT"]["body"]
     assert "mutation_mode=propose" in body and "Do not retry" in body and "proposals" in body
+
+
+def test_a_retry_asks_in_a_new_session_and_the_audit_trail_records_each(tables, alarm, settings_factory):
+    """Issue 10 item 14: the first attempt dies before its ticket (the ticket backend fails, the
+    event is retried); the retry must not re-ask in the old session, whose returnControl was left
+    unanswered."""
+    runtime = FakeRuntime(first_turn(), [chunk(FINAL_ANSWER)], first_turn(), [chunk(FINAL_ANSWER)])
+    deps = _deps(runtime)
+    deps.tickets.fail = RuntimeError("ticket backend down")
+    event = alarm("single-metric")
+    with pytest.raises(RuntimeError):
+        handle_alarm_event(event, settings=_settings(settings_factory), deps=deps)
+    deps.tickets.fail = None
+    out = handle_alarm_event(event, settings=_settings(settings_factory), deps=deps)
+    assert out.status == "investigated"
+    first, _, retry, _ = (r["sessionId"] for r in runtime.requests)
+    assert first != retry
+    for sid in (first, retry):
+        assert re.fullmatch(r"[0-9a-zA-Z._:-]{2,100}", sid), sid
+    report, ctx = deps.tickets.created[0]
+    assert report.session_id == ctx.session_id == retry
+    sessions = {r.session_id for r in AuditTrail(AUDIT_TABLE).for_incident(out.incident_id)}
+    assert retry in sessions
