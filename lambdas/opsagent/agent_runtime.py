@@ -87,6 +87,7 @@ REASONS = (
     "internal",
     "not_configured",
     "timeout",
+    "guardrail",  # the guardrail intervened: its blocked message is not an answer (not retryable)
 )
 _RETRYABLE = {"throttling", "dependency_failed", "internal", "timeout"}
 #: AWS error code (lower-cased, without the "exception" suffix) -> reason.
