@@ -11,6 +11,10 @@
         # several invocations in one returnControl (1-5): one decision each, in .inputs order
         # session.answer_confirmation(pending, [True, False])
 
+``AgentSession(..., stream_final_response=True)`` asks Bedrock to stream the final answer in chunks
+(``streamingConfigurations``; the guardrail then runs every ``guardrail_interval`` characters) instead
+of one chunk when the turn ends; the agent's service role needs bedrock:InvokeModelWithResponseStream.
+
 A failure mid-stream raises :class:`AgentUnavailable` whose ``partial_turn`` holds what the turn got
 to (text, tool calls that already ran, usage): a confirmed change may have been applied already.
 
@@ -49,6 +53,17 @@ OBSERVATION_CHARS = 4_000
 KB_TEXT_CHARS = 300
 #: Read timeout for InvokeAgent: the stream stays open while the agent calls tools.
 READ_TIMEOUT_SECONDS = 300
+#: ``streamingConfigurations.applyGuardrailInterval`` when the final answer is streamed: Bedrock runs
+#: the guardrail (ApplyGuardrail) on every this-many characters before releasing them. The service
+#: default is 50, i.e. ~40 guardrail calls for a 2,000-character answer; 200 keeps the first text
+#: under a line or two away while cutting those calls (and their text units) by four.
+GUARDRAIL_INTERVAL_CHARS = 200
+#: What a DENY tells the model (``responseBody.TEXT.body``): without a body the model reads the denial
+#: as an access problem and may retry with other values.
+DENIED_BY_PERSON = (
+    "Declined by the person asked to confirm: the change was NOT made. Do not retry it or try other "
+    "values; state it as a proposal (from -> to, evidence, undo) in your answer."
+)
 
 #: The fixed API (CONTRACTS.md): (method, apiPath template) -> operationId. Traces carry no operationId.
 OPERATIONS: dict[tuple[str, str], str] = {
@@ -72,6 +87,7 @@ REASONS = (
     "internal",
     "not_configured",
     "timeout",
+    "guardrail",  # the guardrail intervened: its blocked message is not an answer (not retryable)
 )
 _RETRYABLE = {"throttling", "dependency_failed", "internal", "timeout"}
 #: AWS error code (lower-cased, without the "exception" suffix) -> reason.
@@ -152,7 +168,9 @@ class ApiInvocation(BaseModel):
 
     action_group: str
     api_path: str
-    http_method: str
+    http_method: str = Field(
+        description="exactly as Bedrock sent it (the answer must echo it; case may vary)"
+    )
     operation: str | None = None
     parameters: dict[str, str] = Field(default_factory=dict)
     request_body: dict[str, str] = Field(default_factory=dict)
@@ -209,6 +227,14 @@ def session_id_for(text: str) -> str:
     slug = re.sub(r"[^0-9a-zA-Z._:-]+", "-", text).strip("-.")[:60]
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     return f"{slug}-{digest}" if slug else f"s-{digest}"
+
+
+def attempt_session_id(base: str) -> str:
+    """A fresh InvokeAgent ``sessionId`` for one attempt at ``base`` (e.g. an alarm transition's
+    session id): ``<base>.<8 hex>``. A retry must not re-ask in the session of the attempt that
+    failed, with its history and any unanswered returnControl; the base keeps it readable."""
+    base = session_id_for(base)
+    return f"{base[: 100 - 9]}.{uuid.uuid4().hex[:8]}"
 
 
 def new_session_id() -> str:
@@ -428,7 +454,7 @@ class TurnBuilder:
                 ApiInvocation(
                     action_group=str(api.get("actionGroup") or ""),
                     api_path=str(api.get("apiPath") or ""),
-                    http_method=str(api.get("httpMethod") or "").upper(),
+                    http_method=str(api.get("httpMethod") or ""),
                     operation=operation_for(api.get("httpMethod"), api.get("apiPath")),
                     parameters=_params(api.get("parameters")),
                     request_body=_body_params(api.get("requestBody")),
@@ -486,6 +512,8 @@ class AgentSession:
         enable_trace: bool = True,
         on_event: Callable[[StreamEvent], None] | None = None,
         region: str | None = None,
+        stream_final_response: bool = False,
+        guardrail_interval: int = GUARDRAIL_INTERVAL_CHARS,
     ) -> None:
         for label, value in (("agent id", agent_id), ("agent alias id", alias_id)):
             if not value or not AGENT_ID.fullmatch(value):
@@ -503,6 +531,14 @@ class AgentSession:
         self.session_attributes = {str(k): str(v) for k, v in (session_attributes or {}).items()}
         self.enable_trace = enable_trace
         self.on_event = on_event
+        if guardrail_interval < 1:
+            raise ValueError("guardrail_interval must be at least 1 character")
+        #: ``streamingConfigurations`` (None: Bedrock sends the final answer in one chunk at the end).
+        self.streaming: dict[str, Any] | None = (
+            {"streamFinalResponse": True, "applyGuardrailInterval": int(guardrail_interval)}
+            if stream_final_response
+            else None
+        )
         self._client = client
         self._region = region
 
@@ -521,9 +557,20 @@ class AgentSession:
             raise AgentUnavailable("empty question", reason="validation")
         return self._invoke(input_text=text)
 
-    def answer_confirmation(self, request: ConfirmationRequest, confirm: bool | Sequence[bool]) -> AgentTurn:
+    def answer_confirmation(
+        self,
+        request: ConfirmationRequest,
+        confirm: bool | Sequence[bool],
+        *,
+        deny_text: str | Sequence[str] = DENIED_BY_PERSON,
+    ) -> AgentTurn:
         """CONFIRM or DENY the invocations of ``request`` and let the agent continue: one decision for
-        all of them, or one per invocation (in ``request.inputs`` order)."""
+        all of them, or one per invocation (in ``request.inputs`` order).
+
+        Each result echoes ``actionGroup``/``apiPath``/``httpMethod`` exactly as received. A DENY
+        carries ``responseBody: {"TEXT": {"body": deny_text}}`` (TEXT is the only content type the
+        API takes), so the model reads a decision, not a failure, and does not retry; ``deny_text``
+        may also be one text per invocation (used where that invocation is denied)."""
         inputs = request.inputs or [
             ApiInvocation(
                 action_group=request.action_group, api_path=request.api_path, http_method=request.http_method
@@ -535,17 +582,22 @@ class AgentSession:
             decisions = [bool(d) for d in confirm]
             if len(decisions) != len(inputs):
                 raise ValueError(f"{len(decisions)} decisions for {len(inputs)} invocations")
-        results = [
-            {
-                "apiResult": {
-                    "actionGroup": item.action_group,
-                    "apiPath": item.api_path,
-                    "httpMethod": item.http_method,
-                    "confirmationState": "CONFIRM" if decision else "DENY",
-                }
+        texts = [deny_text] * len(inputs) if isinstance(deny_text, str) else [str(t) for t in deny_text]
+        if len(texts) != len(inputs):
+            raise ValueError(f"{len(texts)} deny texts for {len(inputs)} invocations")
+        if any(not t.strip() for t, d in zip(texts, decisions, strict=True) if not d):
+            raise ValueError("a deny text must say why the change was not made")
+        results = []
+        for item, decision, text in zip(inputs, decisions, texts, strict=True):
+            result: dict[str, Any] = {
+                "actionGroup": item.action_group,
+                "apiPath": item.api_path,
+                "httpMethod": item.http_method,
+                "confirmationState": "CONFIRM" if decision else "DENY",
             }
-            for item, decision in zip(inputs, decisions, strict=True)
-        ]
+            if not decision:
+                result["responseBody"] = {"TEXT": {"body": text[:1000]}}
+            results.append({"apiResult": result})
         return self._invoke(
             session_state={"invocationId": request.invocation_id, "returnControlInvocationResults": results}
         )
@@ -562,6 +614,8 @@ class AgentSession:
             "sessionId": self.session_id,
             "enableTrace": self.enable_trace,
         }
+        if self.streaming is not None:
+            request["streamingConfigurations"] = dict(self.streaming)
         if input_text is not None:
             request["inputText"] = input_text
         if state:

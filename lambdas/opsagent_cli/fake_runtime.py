@@ -71,15 +71,56 @@ class StreamError:
         return EventStreamError({"Error": {"Code": self.code, "Message": self.message}}, "InvokeAgent")
 
 
+#: ``ApiResult.responseBody`` keys InvokeAgent takes (its model: "currently, only TEXT is supported").
+RESPONSE_BODY_TYPES = frozenset({"TEXT"})
+
+
+def validate_answer(params: dict[str, Any], pending: dict[str, Any] | None) -> None:
+    """A ``returnControlInvocationResults`` answer must answer the session's open returnControl:
+    same ``invocationId``, one result per invocation input, in order, each echoing
+    ``actionGroup``/``apiPath``/``httpMethod`` exactly as sent (case included), a
+    ``confirmationState`` for a USER_CONFIRMATION input, and a ``responseBody`` only of type TEXT."""
+    state = params.get("sessionState") or {}
+    results = state.get("returnControlInvocationResults")
+    if results is None:
+        return
+    assert pending is not None, f"session {params['sessionId']!r} has no open returnControl to answer"
+    assert state.get("invocationId") == pending["invocationId"], (
+        f"invocationId {state.get('invocationId')!r} does not answer {pending['invocationId']!r}"
+    )
+    inputs = [m["apiInvocationInput"] for m in pending["invocationInputs"] if "apiInvocationInput" in m]
+    assert len(results) == len(inputs), f"{len(results)} results for {len(inputs)} invocation inputs"
+    for number, (result, asked) in enumerate(zip(results, inputs, strict=True), 1):
+        api = result.get("apiResult")
+        assert api is not None, f"result {number} is not an apiResult"
+        for key in ("actionGroup", "apiPath", "httpMethod"):
+            assert api.get(key) == asked.get(key), (
+                f"result {number}: {key} {api.get(key)!r} does not echo {asked.get(key)!r}"
+            )
+        if asked.get("actionInvocationType", "").startswith("USER_CONFIRMATION"):
+            assert api.get("confirmationState") in ("CONFIRM", "DENY"), (
+                f"result {number}: no confirmationState"
+            )
+        unknown = set(api.get("responseBody") or {}) - RESPONSE_BODY_TYPES
+        assert not unknown, f"result {number}: responseBody types {sorted(unknown)}; only TEXT is supported"
+
+
 class ScriptedAgentRuntime:
-    """``invoke_agent(**kw)`` returns ``{"completion": <iterator>, ...}`` from the next script."""
+    """``invoke_agent(**kw)`` returns ``{"completion": <iterator>, ...}`` from the next script.
+
+    Per session it remembers the last returnControl it streamed; an answer is checked against it
+    (:func:`validate_answer`)."""
 
     def __init__(self, *scripts: list[Any] | BaseException) -> None:
         self.scripts = list(scripts)
         self.calls: list[dict[str, Any]] = []
+        self._open: dict[str, dict[str, Any]] = {}  # session id -> returnControl payload
 
     def invoke_agent(self, **params: Any) -> dict[str, Any]:
         validate_request(params)
+        validate_answer(params, self._open.get(params["sessionId"]))
+        if (params.get("sessionState") or {}).get("returnControlInvocationResults") is not None:
+            del self._open[params["sessionId"]]
         self.calls.append(params)
         if not self.scripts:
             raise AssertionError(f"unexpected invoke_agent call #{len(self.calls)}: {params}")
@@ -90,17 +131,18 @@ class ScriptedAgentRuntime:
             if not isinstance(item, StreamError):
                 validate_event(item)
         return {
-            "completion": self._stream(script),
+            "completion": self._stream(script, params["sessionId"]),
             "contentType": "application/json",
             "sessionId": params["sessionId"],
             "ResponseMetadata": {"HTTPStatusCode": 200},
         }
 
-    @staticmethod
-    def _stream(script: list[Any]) -> Iterator[dict[str, Any]]:
+    def _stream(self, script: list[Any], session_id: str) -> Iterator[dict[str, Any]]:
         for item in script:
             if isinstance(item, StreamError):
                 raise item.exception()
+            if isinstance(item, dict) and "returnControl" in item:
+                self._open[session_id] = item["returnControl"]
             yield item
 
 
@@ -272,7 +314,7 @@ class _Events:
             "actionInvocationType": invocation_type,
             "agentId": AGENT_ID,
             "apiPath": api_path,
-            "httpMethod": http_method.upper(),
+            "httpMethod": http_method,  # as given: Bedrock's case may vary
             "parameters": self._params(parameters),
         }
         if body is not None:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
 from opsagent.agent_runtime import (
+    GUARDRAIL_INTERVAL_CHARS,
     AgentSession,
     AgentTurn,
     AgentUnavailable,
@@ -42,6 +43,12 @@ EXIT_UNAVAILABLE = 3
 EXIT_INTERRUPTED = 130
 #: Confirmations answered per question at most (a loop guard, not a policy).
 MAX_CONFIRMATIONS = 5
+
+#: The DENY body when the loop guard stops a question (the person was not asked).
+CAP_DENIAL = (
+    f"Not asked: the CLI allows {MAX_CONFIRMATIONS} confirmations per question, so this change was NOT "
+    "made. Do not retry it; state it as a proposal (from -> to, evidence, undo) in your answer."
+)
 
 ClientFactory = Callable[[str], Any]
 
@@ -68,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--session", metavar="ID", help="continue a session (any text; made a valid session id)"
     )
     talk.add_argument("--incident", metavar="ID", help="attach to an incident (audit records group under it)")
+    talk.add_argument(
+        "--no-stream",
+        dest="stream",
+        action="store_false",
+        help="print the answer only when the turn ends (no streamingConfigurations; for an agent role "
+        "without bedrock:InvokeModelWithResponseStream)",
+    )
     decide = talk.add_mutually_exclusive_group()
     decide.add_argument(
         "--yes", dest="decision", action="store_const", const="yes", help="confirm every change"
@@ -152,6 +166,8 @@ class Cli:
             session_attributes=attributes,
             enable_trace=a.trace,
             on_event=self.console.on_event,
+            stream_final_response=a.stream,
+            guardrail_interval=GUARDRAIL_INTERVAL_CHARS,
         )
 
     def decide(self, request: ConfirmationRequest) -> list[bool]:
@@ -199,7 +215,7 @@ class Cli:
                 f"stopping: more than {MAX_CONFIRMATIONS} confirmations asked for one question; "
                 "denying this one"
             )
-            turns.append(session.answer_confirmation(pending, False))
+            turns.append(session.answer_confirmation(pending, False, deny_text=CAP_DENIAL))
         self.console.end_turn(turns)
         return turns[-1]
 

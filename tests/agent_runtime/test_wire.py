@@ -187,3 +187,30 @@ def test_real_botocore_http_error_at_start(bedrock, httpserver, status, error_ty
         assert len(httpserver.log) > 1, "botocore retries throttling before we see it"
     if status == 403:
         assert len(httpserver.log) == 1, "access denied is not retried"
+
+
+def test_real_botocore_sends_streaming_configurations_and_a_deny_body(bedrock, httpserver):
+    """The request as it goes on the wire: InvokeAgent's REST-JSON body, serialized by botocore."""
+    from opsagent.agent_runtime import DENIED_BY_PERSON, ConfirmationRequest
+
+    bedrock(chunk("Not scaling; proposal follows."))
+    s = AgentSession(
+        "AGENT12345", "ALIAS12345", "sess-1", client=default_client("us-east-1"), stream_final_response=True
+    )
+    pending = ConfirmationRequest(
+        invocation_id="inv-1",
+        action_group="scaling",
+        api_path="/namespaces/{namespace}/deployments/{deployment}/scale",
+        http_method="post",
+    )
+    s.answer_confirmation(pending, False)
+    body = json.loads(httpserver.log[0][0].data)
+    assert body["streamingConfigurations"] == {"streamFinalResponse": True, "applyGuardrailInterval": 200}
+    [result] = body["sessionState"]["returnControlInvocationResults"]
+    assert result["apiResult"] == {
+        "actionGroup": "scaling",
+        "apiPath": "/namespaces/{namespace}/deployments/{deployment}/scale",
+        "httpMethod": "post",
+        "confirmationState": "DENY",
+        "responseBody": {"TEXT": {"body": DENIED_BY_PERSON}},
+    }

@@ -43,3 +43,20 @@ def test_instruction_carries_the_safety_rules():
         "do not invent",
     ):
         assert phrase in t, phrase
+
+
+def test_instruction_lets_the_runtime_ask_for_confirmation():
+    """Issue 10 item 9: Bedrock's returnControl asks the person before every scaleDeployment (dry
+    runs included), so asking in text or previewing first makes people confirm twice."""
+    t = text().lower()
+    assert "prefer dry_run" not in t and "before asking" not in t
+    for phrase in (
+        "call getdeployment, then call scaledeployment",
+        "smallest step in the allowed range",
+        "do not ask for permission in text",
+        "from -> to",
+        "undo",
+        "state it as a proposal",
+        "do not retry",
+    ):
+        assert phrase in t, phrase

@@ -35,6 +35,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from opsagent.agent_runtime import attempt_session_id
 from opsagent.context import CallContext
 from opsagent.errors import OpsAgentError
 from opsagent.investigation.alarm import (
@@ -325,7 +326,8 @@ def handle_alarm_event(
     _progress(deps, "alarm", facts=facts)
     ctx = CallContext(
         incident_id=facts.incident_id,
-        session_id=facts.session_id(),
+        # One InvokeAgent session per attempt (a Lambda retry starts afresh); audit records carry it.
+        session_id=attempt_session_id(facts.session_id()),
         agent_id=settings.agent_id or "none",
         agent_alias=settings.agent_alias_id or "none",
         trigger="alarm",

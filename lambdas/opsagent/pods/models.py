@@ -65,6 +65,12 @@ class PodList(Compact):
     problems_by_owner_omitted: int = 0
     problem_pods: list[ProblemPod] = Field(description="The worst problem pods, most severe first")
     problem_pods_omitted: int = Field(description="Problem pods not listed in problem_pods")
+    sample_pods: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="A few current pod names per owning workload (Kind/name), Ready ones first, "
+        "healthy pods included: use them for describePod or getPodLogs",
+    )
+    sample_pods_omitted: int = Field(default=0, description="Workloads left out of sample_pods")
     truncated: bool = Field(description="True when anything above was left out or the scan stopped early")
     note: str | None = opt()
     untrusted_output: bool = True

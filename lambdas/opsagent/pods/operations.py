@@ -126,10 +126,16 @@ def list_pods(
 
 
 def _fit_pod_list(result: PodList) -> PodList:
-    """Drop the least severe listed pods / owners until the body fits BODY_BUDGET (only hit with
-    extreme names and messages; the counts stay exact and the omissions are reported)."""
-    while _body_size(result) > BODY_BUDGET and (result.problem_pods or result.problems_by_owner):
-        if result.problem_pods:
+    """Drop sample pod names, then the least severe listed pods / owners until the body fits
+    BODY_BUDGET (only hit with extreme names and messages; the counts stay exact and the omissions
+    are reported)."""
+    while _body_size(result) > BODY_BUDGET and (
+        result.sample_pods or result.problem_pods or result.problems_by_owner
+    ):
+        if result.sample_pods:
+            result.sample_pods.popitem()
+            result.sample_pods_omitted += 1
+        elif result.problem_pods:
             result.problem_pods.pop()
             result.problem_pods_omitted += 1
         else:

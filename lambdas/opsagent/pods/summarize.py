@@ -53,6 +53,8 @@ from opsagent.redaction import sanitize
 MAX_PROBLEM_PODS = 10
 MAX_OWNERS = 8
 MAX_REASONS = 15
+MAX_SAMPLE_OWNERS = 8  # workloads named in sample_pods
+SAMPLES_PER_OWNER = 3  # pod names per workload
 MAX_EVENTS = 10
 MAX_CONTAINERS = 10
 MAX_LABELS = 12
@@ -493,6 +495,24 @@ class PodListAccumulator:
         self.by_reason: Counter = Counter()
         self.by_owner: Counter = Counter()
         self._heap: list[tuple[tuple[int, int, int], dict[str, Any]]] = []
+        # owner -> (ready names, other names), each at most SAMPLES_PER_OWNER; owners beyond
+        # MAX_SAMPLE_OWNERS are only counted
+        self._samples: dict[str, tuple[list[str], list[str]]] = {}
+        self._sample_owners_seen: set[str] = set()
+
+    def _sample(self, pod: dict[str, Any], ready: bool) -> None:
+        name = _short((pod.get("metadata") or {}).get("name"), 253)
+        if not name:
+            return
+        owner = _short(owner_of(pod), 300) or "(no owner)"
+        self._sample_owners_seen.add(owner)
+        if owner not in self._samples:
+            if len(self._samples) >= MAX_SAMPLE_OWNERS:
+                return
+            self._samples[owner] = ([], [])
+        bucket = self._samples[owner][0 if ready else 1]
+        if len(bucket) < SAMPLES_PER_OWNER:
+            bucket.append(name)
 
     def add(self, pod: dict[str, Any]) -> None:
         self.scanned += 1
@@ -502,7 +522,9 @@ class PodListAccumulator:
         status = pod.get("status") or {}
         phase = str(status.get("phase") or "Unknown")[:32]
         self.phases[phase] += 1
-        if is_ready(pod):
+        ready = is_ready(pod)
+        self._sample(pod, ready)
+        if ready:
             self.ready += 1
         elif phase in ("Running", "Pending", "Unknown"):
             self.not_ready += 1
@@ -557,6 +579,8 @@ class PodListAccumulator:
             problems_by_owner_omitted=owners_omitted,
             problem_pods=worst,
             problem_pods_omitted=omitted,
+            sample_pods={o: (r + other)[:SAMPLES_PER_OWNER] for o, (r, other) in self._samples.items()},
+            sample_pods_omitted=len(self._sample_owners_seen) - len(self._samples),
             truncated=bool(omitted or owners_omitted or scan_stopped),
             note=note,
         )
