@@ -60,7 +60,7 @@ def bench_imports() -> None:
 
 def bench_list_pods() -> None:
     from opsagent.k8s import reset_kube
-    from opsagent_sim.k8s_emulator import KubeEmulator
+    from opsagent_sim.k8s import KubeEmulator
     from support import bedrock_event  # tests/support: the real Bedrock event shape
 
     os.environ.update(POWERTOOLS_TRACE_DISABLED="1", POWERTOOLS_LOG_LEVEL="ERROR", AWS_REGION="us-east-1")

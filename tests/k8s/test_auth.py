@@ -19,8 +19,8 @@ from opsagent.k8s.auth import (
     describe_cluster,
     presign_get_caller_identity,
 )
-from opsagent_sim.k8s_emulator import verify_sigv4_presigned_url
-from opsagent_sim.tls import make_tls_files
+from opsagent_sim.k8s.api.auth import verify_sigv4_presigned_url
+from opsagent_sim.k8s.tls import make_tls_files
 
 SECRET = "test-secret-key"
 

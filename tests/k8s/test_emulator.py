@@ -10,8 +10,7 @@ import urllib3
 
 from opsagent.errors import InvalidInput, PermissionMissing
 from opsagent.k8s import get_kube
-from opsagent_sim.k8s_emulator import KubeEmulator, ScenarioError
-from opsagent_sim.k8s_model import bundled_scenarios
+from opsagent_sim.k8s import KubeEmulator, ScenarioError, bundled_scenarios
 
 SHOP = "/api/v1/namespaces/shop"
 APPS = "/apis/apps/v1/namespaces/shop"
