@@ -39,7 +39,6 @@ def test_scenario_passes_every_check(results, name):
     assert result.error is None, result.error
     assert [c for c in result.checks if not c.ok] == [], text
     assert result.passed
-    assert result.seconds < 30
 
 
 def test_cpu_saturation_ticket_and_audit(results):

@@ -382,11 +382,11 @@ def test_https_with_the_cluster_ca(kube_factory):
     assert kube.requests[-1].path == DEPLOY
 
 
-def test_https_with_the_wrong_ca_is_refused(kube_factory, monkeypatch):
+def test_https_with_the_wrong_ca_is_refused(kube_factory, monkeypatch, tmp_path):
     from opsagent_sim.k8s.tls import make_tls_files
 
     kube = kube_factory("cpu-saturation", tls=True)
-    monkeypatch.setenv("OPSAGENT_K8S_CA_FILE", make_tls_files().ca_file)  # another CA
+    monkeypatch.setenv("OPSAGENT_K8S_CA_FILE", make_tls_files(str(tmp_path)).ca_file)  # another CA
     reset_kube()
     with pytest.raises(ConfigurationError, match="TLS verification"):
         get_kube().get(DEPLOY)
