@@ -1,4 +1,4 @@
-"""``make bench``: the figures the performance budget in DESIGN.md is judged by.
+"""``make bench``: the performance figures (printed, not timed tests; the targets are below).
 
 1. Cold import time of each Lambda entry module, as a ratio to ``import boto3`` measured in the
    same run (fresh interpreter per sample, median of several; target <= 2.0).
