@@ -60,6 +60,14 @@ _TMP_IGNORED_PREFIXES = (
 )
 
 
+def _removed_at_exit(name: str) -> bool:
+    """The jsii runtime's own TemporaryDirectory (its embedded ``jsii-runtime.js``), which jsii deletes
+    in an atexit hook, after this check runs."""
+    import tempfile
+
+    return os.path.isfile(os.path.join(tempfile.gettempdir(), name, "bin", "jsii-runtime.js"))
+
+
 def _tmp_entries() -> set[str]:
     import tempfile
 
@@ -78,7 +86,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     import tempfile
 
-    left = sorted(e for e in _tmp_entries() - _TMP_BEFORE if not e.startswith(_TMP_IGNORED_PREFIXES))
+    left = sorted(
+        e
+        for e in _tmp_entries() - _TMP_BEFORE
+        if not e.startswith(_TMP_IGNORED_PREFIXES) and not _removed_at_exit(e)
+    )
     if left:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         message = f"the test session left {len(left)} entr(y/ies) in {tempfile.gettempdir()}: {left}"
