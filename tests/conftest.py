@@ -45,3 +45,56 @@ def aws():
     with mock_aws():
         yield
     reset_clients()
+
+
+# ---- the suite leaves nothing in the temp directory --------------------------------------------
+# Emulator TLS directories hold private keys; CA bundles and caches pile up run after run. Everything a
+# test needs goes under pytest's tmp_path (``pytest-of-<user>``, pruned by pytest itself); anything else
+# new in the temp directory at the end of the session fails the run, naming the entries.
+
+_TMP_BEFORE: set[str] = set()
+_TMP_IGNORED_PREFIXES = (
+    "pytest-of-",  # pytest's own basetemp (tmp_path / tmp_path_factory)
+    "jsii-kernel-",  # the jsii runtime's kernel directory (infra synth), removed when its node exits
+    ".lark_cache_",  # lark's grammar cache (a dependency of the OpenAPI validator): a cache, no secrets
+)
+
+
+def _removed_at_exit(name: str) -> bool:
+    """The jsii runtime's own TemporaryDirectory (its embedded ``jsii-runtime.js``), which jsii deletes
+    in an atexit hook, after this check runs."""
+    import tempfile
+
+    return os.path.isfile(os.path.join(tempfile.gettempdir(), name, "bin", "jsii-runtime.js"))
+
+
+def _tmp_entries() -> set[str]:
+    import tempfile
+
+    try:
+        return set(os.listdir(tempfile.gettempdir()))
+    except OSError:
+        return set()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _TMP_BEFORE.update(_tmp_entries())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):  # an xdist worker: the controller checks once
+        return
+    import tempfile
+
+    left = sorted(
+        e
+        for e in _tmp_entries() - _TMP_BEFORE
+        if not e.startswith(_TMP_IGNORED_PREFIXES) and not _removed_at_exit(e)
+    )
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = f"the test session left {len(left)} entr(y/ies) in {tempfile.gettempdir()}: {left}"
+        if reporter is not None:
+            reporter.write_line(f"ERROR: {message}", red=True)
+        if session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED

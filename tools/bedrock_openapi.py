@@ -1,7 +1,7 @@
 """Bedrock's subset of OpenAPI for action groups: turn a Powertools-generated document into one
 Bedrock accepts, and list every way a document breaks the subset.
 
-The rules (reference/bedrock-contracts.md §2): ``openapi`` is exactly 3.0.0; every operation has a
+The rules (Bedrock's action-group OpenAPI requirements): ``openapi`` is exactly 3.0.0; every operation has a
 ``description`` and a unique ``operationId`` of letters, digits, ``-`` and ``_``; every parameter has a
 name and a description and is a flat scalar (Bedrock passes values as strings and does not decode
 arrays); every response has ``content`` → media type → ``schema``; no request body on GET/DELETE;

@@ -4,7 +4,7 @@ Use them from any test area's ``conftest.py``::
 
     from opsagent_sim.pytest_fixtures import kube, kube_factory, kube_scenario  # noqa: F401
 
-* ``kube`` -- a running :class:`~opsagent_sim.k8s_emulator.KubeEmulator` for the scenario named by the
+* ``kube`` -- a running :class:`~opsagent_sim.k8s.KubeEmulator` for the scenario named by the
   ``kube_scenario`` fixture (default ``"cpu-saturation"``; override the fixture in a module/conftest,
   or ``@pytest.mark.parametrize("kube_scenario", ["oom-crashloop"])``), with the ``OPSAGENT_K8S_*``
   variables set through ``monkeypatch`` and ``opsagent.k8s.reset_kube()`` called before and after,
@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from opsagent_sim.k8s_emulator import KubeEmulator
+from opsagent_sim.k8s import KubeEmulator
 
 K8S_ENV = ("OPSAGENT_K8S_ENDPOINT", "OPSAGENT_K8S_CA_FILE", "OPSAGENT_K8S_TOKEN", "OPSAGENT_CLUSTER_NAME")
 

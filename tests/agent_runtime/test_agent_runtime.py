@@ -17,7 +17,7 @@ from opsagent.agent_runtime import (
     StreamEvent,
     session_id_for,
 )
-from opsagent_cli.fake_runtime import ScriptedAgentRuntime, ev, validate_event, validate_request
+from opsagent_sim.bedrock_runtime import ScriptedAgentRuntime, ev, validate_event, validate_request
 
 POD_PATH = "/namespaces/{namespace}/pods"
 SCALE_PATH = "/namespaces/{namespace}/deployments/{deployment}/scale"

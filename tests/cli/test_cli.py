@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from opsagent_cli.fake_runtime import ScriptedAgentRuntime, ev
 from opsagent_cli.main import main
+from opsagent_sim.bedrock_runtime import ScriptedAgentRuntime, ev
 
 POD_PATH = "/namespaces/{namespace}/pods"
 IDS = ["--agent-id", "AGENT12345", "--alias-id", "ALIAS12345", "--region", "eu-west-1"]

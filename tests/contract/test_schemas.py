@@ -8,7 +8,7 @@ from openapi_spec_validator import validate
 from tools.bedrock_openapi import MAX_APIS_PER_AGENT, count_operations, iter_operations, violations
 from tools.gen_schemas import GROUPS, SCHEMA_DIR, generate, render
 
-# The budget agreed in DESIGN.md: pods 3, scaling 2, metrics 2, tickets 3 = 10 of Bedrock's 11.
+# The API budget: pods 3, scaling 2, metrics 2, tickets 3 = 10 of Bedrock's 11.
 EXPECTED_OPERATIONS = {
     "pods": {"listPods", "describePod", "getPodLogs"},
     "metrics": {"queryMetric", "listActiveAlarms"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
 import subprocess
 import sys
@@ -19,8 +20,8 @@ from opsagent.k8s.auth import (
     describe_cluster,
     presign_get_caller_identity,
 )
-from opsagent_sim.k8s_emulator import verify_sigv4_presigned_url
-from opsagent_sim.tls import make_tls_files
+from opsagent_sim.k8s.api.auth import verify_sigv4_presigned_url
+from opsagent_sim.k8s.tls import make_tls_files
 
 SECRET = "test-secret-key"
 
@@ -231,13 +232,13 @@ def test_emulator_rejects_a_token_signed_for_another_cluster(creds, kube_factory
     assert get_kube().auth.minted == 2  # retried once with a fresh token, then gave up
 
 
-def test_wrong_ca_from_describe_cluster(creds, kube_factory):
+def test_wrong_ca_from_describe_cluster(creds, kube_factory, tmp_path):
     from botocore.stub import Stubber
 
     from opsagent.aws import client, reset_clients
 
     kube = kube_factory("cpu-saturation", tls=True)
-    with open(make_tls_files().ca_file, "rb") as fh:
+    with open(make_tls_files(str(tmp_path)).ca_file, "rb") as fh:
         other_ca = fh.read()
     reset_clients()
     eks = client("eks", "eu-west-1")
@@ -267,3 +268,17 @@ def test_importing_opsagent_k8s_is_cheap():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_resetting_the_client_deletes_the_ca_file_it_wrote(aws):
+    import boto3
+
+    from opsagent.k8s import reset_kube
+
+    boto3.client("eks", region_name="us-east-1").create_cluster(
+        name="prod-eks", roleArn="arn:aws:iam::123456789012:role/eks", resourcesVpcConfig={"subnetIds": []}
+    )
+    ca_file = describe_cluster("prod-eks", "us-east-1").ca_file
+    assert ca_file and os.path.exists(ca_file)
+    reset_kube()
+    assert not os.path.exists(ca_file)

@@ -382,11 +382,11 @@ def test_https_with_the_cluster_ca(kube_factory):
     assert kube.requests[-1].path == DEPLOY
 
 
-def test_https_with_the_wrong_ca_is_refused(kube_factory, monkeypatch):
-    from opsagent_sim.tls import make_tls_files
+def test_https_with_the_wrong_ca_is_refused(kube_factory, monkeypatch, tmp_path):
+    from opsagent_sim.k8s.tls import make_tls_files
 
     kube = kube_factory("cpu-saturation", tls=True)
-    monkeypatch.setenv("OPSAGENT_K8S_CA_FILE", make_tls_files().ca_file)  # another CA
+    monkeypatch.setenv("OPSAGENT_K8S_CA_FILE", make_tls_files(str(tmp_path)).ca_file)  # another CA
     reset_kube()
     with pytest.raises(ConfigurationError, match="TLS verification"):
         get_kube().get(DEPLOY)
@@ -424,7 +424,7 @@ def test_describe_path(method, path, expected):
 
 
 def test_forbidden_uses_the_kubernetes_status_body(kube):
-    from opsagent_sim.k8s_emulator import status_object
+    from opsagent_sim.k8s import status_object
 
     msg = (
         'deployments.apps "checkout" is forbidden: User "arn:aws:sts::1:assumed-role/r/s" '

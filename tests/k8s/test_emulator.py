@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from urllib.parse import quote
 
 import pytest
@@ -10,8 +11,7 @@ import urllib3
 
 from opsagent.errors import InvalidInput, PermissionMissing
 from opsagent.k8s import get_kube
-from opsagent_sim.k8s_emulator import KubeEmulator, ScenarioError
-from opsagent_sim.k8s_model import bundled_scenarios
+from opsagent_sim.k8s import KubeEmulator, ScenarioError, bundled_scenarios
 
 SHOP = "/api/v1/namespaces/shop"
 APPS = "/apis/apps/v1/namespaces/shop"
@@ -334,3 +334,11 @@ def test_unschedulable_scenario_scale_up_adds_pending_pods(kube):
     assert len(pending) == 4
     dep = client.get(f"{APPS}/deployments/search")
     assert dep["status"]["readyReplicas"] == 4 and dep["status"]["unavailableReplicas"] == 4
+
+
+def test_tls_emulator_deletes_its_key_and_ca_on_stop():
+    kube = KubeEmulator("cpu-saturation", tls=True).start()
+    ca_dir = os.path.dirname(kube.ca_file)
+    assert sorted(os.listdir(ca_dir)) == ["ca.pem", "server-key.pem", "server.pem"]
+    kube.stop()
+    assert not os.path.exists(ca_dir)

@@ -14,7 +14,8 @@ from opsagent.k8s.names import (
     validate_name,
     validate_namespace,
 )
-from opsagent_sim.k8s_emulator import ApiError, parse_label_selector
+from opsagent_sim.k8s.api.errors import ApiError
+from opsagent_sim.k8s.api.selectors import parse_label_selector
 
 HOSTILE = [
     "",

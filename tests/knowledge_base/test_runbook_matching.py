@@ -246,7 +246,7 @@ def test_render_runbook_marks_skips_and_keeps_proposal_decisions(runbooks):
 
 
 def test_every_drill_scenario_alarm_matches_its_expected_runbook(runbooks):
-    """The offline drill's own alarms (lambdas/opsagent_sim/drill_scenarios) pick the runbook the drill
+    """The offline drill's own alarms (lambdas/opsagent_sim/drill/scenarios) pick the runbook the drill
     expects, and that runbook's listPods/getDeployment steps render for the alarm's workload."""
     from datetime import UTC, datetime
 

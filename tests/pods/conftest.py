@@ -42,7 +42,7 @@ def invoke(lambda_context) -> Callable[..., tuple[int, dict, str]]:
 
 @pytest.fixture(scope="module")
 def _zoo_server():
-    from opsagent_sim.k8s_emulator import KubeEmulator
+    from opsagent_sim.k8s import KubeEmulator
     from pods.scenarios import ZOO
 
     with KubeEmulator(ZOO) as emulator:

@@ -362,7 +362,7 @@ def test_replay_only_when_the_requested_count_holds(stack, lambda_context, monke
     """Someone scales to 6 right after our 3 -> 5 lands, so our read-back says 6. Asking for 5
     again was 'replayed' (nothing done) while the Deployment stayed at 6."""
     from opsagent.k8s import get_kube
-    from opsagent_sim.k8s_model import scale_deployment
+    from opsagent_sim.k8s.model import scale_deployment
 
     client = get_kube()
     real_patch = client.patch

@@ -332,7 +332,7 @@ def someone_scales_first(monkeypatch, kube, to):
     """Another writer scales checkout between our read and our PATCH: a genuine resourceVersion
     conflict, detected by the emulator itself."""
     from opsagent.k8s import get_kube
-    from opsagent_sim.k8s_model import scale_deployment
+    from opsagent_sim.k8s.model import scale_deployment
 
     client = get_kube()
     real_patch = client.patch

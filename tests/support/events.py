@@ -6,19 +6,20 @@ import copy
 import json
 from pathlib import Path
 
+from opsagent_sim.samples import SAMPLES_DIR
+
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_EVENTS = ROOT.parent / "shared" / "fixtures" / "events"
 LOCAL_EVENTS = ROOT / "tests" / "fixtures" / "events"
 
 
 def load_event(name: str) -> dict:
-    """A sample event by file name (without .json): the project's own fixtures first, then the
-    shared real-format samples."""
-    for folder in (LOCAL_EVENTS, SHARED_EVENTS):
+    """A real-format sample event by file name (without .json): the alarm events the drill also uses
+    (``opsagent_sim/samples``), the Bedrock action-group events (``tests/fixtures/events``)."""
+    for folder in (SAMPLES_DIR, LOCAL_EVENTS):
         path = folder / f"{name}.json"
         if path.exists():
             return json.loads(path.read_text())
-    raise FileNotFoundError(f"no sample event {name!r} in {LOCAL_EVENTS} or {SHARED_EVENTS}")
+    raise FileNotFoundError(f"no sample event {name!r} in {SAMPLES_DIR} or {LOCAL_EVENTS}")
 
 
 def bedrock_event(

@@ -7,7 +7,7 @@ environment (see :mod:`opsagent.k8s.settings`):
   IAM bearer token (presigned STS ``GetCallerIdentity``) refreshed every 10 minutes.
 * Override: ``OPSAGENT_K8S_ENDPOINT`` (+ ``OPSAGENT_K8S_CA_FILE`` for https; http only for
   loopback) and optional ``OPSAGENT_K8S_TOKEN`` -- used with the local emulator
-  (:mod:`opsagent_sim.k8s_emulator`).
+  (:mod:`opsagent_sim.k8s`).
 
 Importing this package is cheap: urllib3 and pydantic only; boto3 is imported when an EKS token
 or DescribeCluster is first needed. ``reset_kube()`` forgets the client (tests).

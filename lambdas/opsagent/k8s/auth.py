@@ -13,6 +13,7 @@ boto3/botocore are imported only when an EKS token or DescribeCluster is actuall
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -258,5 +259,11 @@ def _write_ca(cluster_name: str, b64_pem: str) -> str:
 
 
 def clear_caches() -> None:
+    """Forget the DescribeCluster results and delete the CA files written for them (nothing of
+    this process is left in the temp directory once the client is reset)."""
     with _describe_lock:
+        for result in _describe_cache.values():
+            if result.ca_file:
+                with contextlib.suppress(OSError):
+                    os.remove(result.ca_file)
         _describe_cache.clear()

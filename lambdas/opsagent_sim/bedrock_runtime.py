@@ -6,7 +6,7 @@ matters: every ``invoke_agent`` request is validated against botocore's InvokeAg
 every scripted event against its ``ResponseStream`` member shape, so a builder here cannot drift
 from what boto3 really returns.
 
-    from opsagent_cli.fake_runtime import ScriptedAgentRuntime, ev
+    from opsagent_sim.bedrock_runtime import ScriptedAgentRuntime, ev
 
     fake = ScriptedAgentRuntime(
         [ev.rationale("check pods"), ev.tool_call("pods", "/namespaces/{namespace}/pods", "GET",
