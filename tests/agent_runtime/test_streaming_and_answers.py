@@ -1,14 +1,14 @@
 """Streaming the final answer (streamingConfigurations) and the returnControl answer: a DENY says why
 in a TEXT body, and every result echoes actionGroup/apiPath/httpMethod exactly as Bedrock sent them.
 The scripted runtime checks requests against botocore's InvokeAgent model and answers against the
-returnControl it streamed (fake_runtime.validate_answer)."""
+returnControl it streamed (opsagent_sim.bedrock_runtime.validate_answer)."""
 
 from __future__ import annotations
 
 import pytest
 
 from opsagent.agent_runtime import DENIED_BY_PERSON, GUARDRAIL_INTERVAL_CHARS, AgentSession
-from opsagent_cli.fake_runtime import ScriptedAgentRuntime, ev
+from opsagent_sim.bedrock_runtime import ScriptedAgentRuntime, ev
 
 SCALE_PATH = "/namespaces/{namespace}/deployments/{deployment}/scale"
 

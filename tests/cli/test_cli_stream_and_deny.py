@@ -6,7 +6,7 @@ import pytest
 from tests.cli.test_cli import IDS, Run, Tty
 
 from opsagent.agent_runtime import DENIED_BY_PERSON, GUARDRAIL_INTERVAL_CHARS
-from opsagent_cli.fake_runtime import ScriptedAgentRuntime, ev
+from opsagent_sim.bedrock_runtime import ScriptedAgentRuntime, ev
 
 SCALE_PATH = "/namespaces/{namespace}/deployments/{deployment}/scale"
 

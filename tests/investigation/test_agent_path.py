@@ -12,7 +12,7 @@ import pytest
 
 from opsagent.audit import AuditTrail
 from opsagent.investigation.pipeline import Dependencies, handle_alarm_event
-from opsagent_cli.fake_runtime import validate_answer, validate_event, validate_request
+from opsagent_sim.bedrock_runtime import validate_answer, validate_event, validate_request
 
 from .conftest import AUDIT_TABLE, FakeDispatch, FakeTickets
 
