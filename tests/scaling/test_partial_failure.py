@@ -71,7 +71,8 @@ def test_timeout_that_applied_nothing_releases_the_slot(stack, lambda_context, s
 
 
 @pytest.mark.parametrize(
-    "mode,kw", [("drop", {}), ("status", {"status": 500}), ("status", {"status": 503}), ("stall", {"stall": 1.5})]
+    "mode,kw",
+    [("drop", {}), ("status", {"status": 500}), ("status", {"status": 503}), ("stall", {"stall": 1.5})],
 )
 def test_applied_then_failed_is_reported_applied_with_undo(stack, lambda_context, short_timeout, mode, kw):
     fault = faults.after_apply(stack, "PATCH", SCALE, mode=mode, **kw)
@@ -90,10 +91,21 @@ def test_applied_then_failed_is_reported_applied_with_undo(stack, lambda_context
 
 
 def test_unknown_outcome_when_the_reread_fails_keeps_the_slot_and_the_retry_reconciles(
-    stack, lambda_context
+    stack, lambda_context, monkeypatch
 ):
-    faults.after_apply(stack, "PATCH", SCALE, mode="status", status=500)
-    stack.inject("GET", SCALE, status=500, times=3)  # the re-read (and its retries) fail too
+    from opsagent.scaling import workload
+
+    fault = faults.after_apply(stack, "PATCH", SCALE, mode="status", status=500)
+    real = workload.read_scale
+    failed = []
+
+    def read_scale(kube, namespace, name):
+        if fault.applied.is_set() and not failed:
+            failed.append(True)  # the first read after the PATCH: the API is failing too
+            stack.inject("GET", SCALE, status=500, times=1)
+        return real(kube, namespace, name)
+
+    monkeypatch.setattr(workload, "read_scale", read_scale)
     status, body = call(scale_event(replicas="5"), lambda_context)
     assert status == 503 and body["retryable"] is True
     assert usage() == (1, 1)  # fail closed: it did land
