@@ -539,7 +539,17 @@ def _lead(
     # The ticket is filed: from here on nothing may fail the event, or the retry would investigate
     # (and, in confirm mode, act) a second time. What cannot be done is logged as an error and said.
     missing: list[str] = []
-    notes = store.attach_ticket(facts, incident_id=facts.incident_id, ticket_id=ticket_id)
+    notes: list[str] = []
+    try:
+        notes = _after_ticket(
+            lambda: store.attach_ticket(facts, incident_id=facts.incident_id, ticket_id=ticket_id)
+        )
+    except Exception as exc:
+        log.exception(
+            "could not attach the ticket to the incident in the state table; the ticket is filed",
+            extra={"ticket_id": ticket_id, "incident_id": facts.incident_id},
+        )
+        missing.append(f"state table: ticket not attached to the incident ({type(exc).__name__})")
     if notes:
         try:
             tickets.comment(
@@ -558,7 +568,18 @@ def _lead(
             extra={"ticket_id": ticket_id, "incident_id": facts.incident_id},
         )
         missing.append(f"audit trail incomplete ({type(exc).__name__})")
-    store.finish_delivery(facts, incident_id=facts.incident_id, ticket_id=ticket_id, result="investigated")
+    try:
+        _after_ticket(
+            lambda: store.finish_delivery(
+                facts, incident_id=facts.incident_id, ticket_id=ticket_id, result="investigated"
+            )
+        )
+    except Exception as exc:
+        log.exception(
+            "could not mark the delivery done in the state table; the ticket is filed",
+            extra={"ticket_id": ticket_id, "incident_id": facts.incident_id},
+        )
+        missing.append(f"state table: delivery not marked done ({type(exc).__name__})")
     return Outcome(
         status="investigated",
         message=f"investigated ({report.produced_by}); ticket {ticket_id}"
@@ -573,6 +594,24 @@ def _lead(
         confidence=report.probable_cause.confidence,
         report=report,
     )
+
+
+#: Attempts (and the pause between them) for the state-table writes after the ticket exists.
+AFTER_TICKET_ATTEMPTS = 3
+AFTER_TICKET_PAUSE_SECONDS = 0.2
+
+
+def _after_ticket(write: Callable[[], Any]) -> Any:
+    """A state-table write after the ticket exists: retried a few times (a redelivery must find the
+    delivery done), and the last error re-raised for the caller to log, never to fail the event."""
+    for attempt in range(1, AFTER_TICKET_ATTEMPTS + 1):
+        try:
+            return write()
+        except OpsAgentError:
+            if attempt == AFTER_TICKET_ATTEMPTS:
+                raise
+            time.sleep(AFTER_TICKET_PAUSE_SECONDS * attempt)
+    return None
 
 
 def _ticket_opened_by_agent(report: RcaReport) -> str | None:
