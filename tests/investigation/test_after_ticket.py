@@ -76,3 +76,37 @@ def test_a_transient_failure_finishing_the_delivery_is_retried_so_a_redelivery_i
         alarm("single-metric"), settings=settings, deps=deps(AlarmStateStore(STATE_TABLE), tickets)
     )
     assert again.status == "duplicate" and len(tickets.created) == 1
+
+
+class AmbiguousTickets(FakeTickets):
+    """A remote backend whose create answered late (or 503 after a gateway forwarded it)."""
+
+    def create(self, report, ctx):
+        from opsagent.tickets.http import AmbiguousWrite
+
+        self.created.append((report, ctx))
+        raise AmbiguousWrite("GitHub did not answer create issue in time", dependency="github")
+
+
+def test_an_ambiguous_ticket_create_marks_the_delivery_done_and_is_never_resent(
+    tables, alarm, settings_factory
+):
+    """Issue 11 item 4: three issues for one alarm were seen with GitHub. The outcome is unknown:
+    the event succeeds (no Lambda retry re-POSTs), the delivery is done, the audit says how to
+    reconcile (search by fingerprint), and a redelivery files nothing."""
+    tickets = AmbiguousTickets()
+    settings = settings_factory()
+    out = handle_alarm_event(
+        alarm("single-metric"), settings=settings, deps=deps(AlarmStateStore(STATE_TABLE), tickets)
+    )
+    assert out.status == "investigated" and out.ticket_id is None
+    assert "outcome unknown" in out.message and "fingerprint" in out.message
+    again = handle_alarm_event(
+        alarm("single-metric"), settings=settings, deps=deps(AlarmStateStore(STATE_TABLE), tickets)
+    )
+    assert again.status == "duplicate"
+    assert len(tickets.created) == 1
+    [rec] = [
+        r for r in AuditTrail(AUDIT_TABLE).for_incident(out.incident_id) if r.rule == "ticket_outcome_unknown"
+    ]
+    assert "fingerprint" in rec.detail
