@@ -470,22 +470,9 @@ class StateStore:
 
 
 def create_table(table_name: str, *, dynamodb: Any = None, hash_key: str = "pk") -> None:
-    """Create the state table (or, with ``hash_key="incident_id"``, the audit table) with the
-    contract's keys (``hash_key`` + ``sk``) and TTL on ``expires_at`` (tests, the offline drill)."""
-    ddb = dynamodb or client("dynamodb")
-    ddb.create_table(
-        TableName=table_name,
-        KeySchema=[
-            {"AttributeName": hash_key, "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": hash_key, "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
-    ddb.update_time_to_live(
-        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )
+    """Create the state table (or, with ``hash_key="incident_id"``, the audit table) from the key
+    schemas in :mod:`opsagent.dynamo.tables` (tests, the offline drill)."""
+    from opsagent.dynamo import tables
+
+    schema = tables.AUDIT if hash_key == tables.AUDIT.hash_key else tables.STATE
+    tables.create_table(schema, table_name, dynamodb or client("dynamodb"))
