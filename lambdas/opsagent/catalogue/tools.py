@@ -22,7 +22,9 @@ GROUPS: dict[str, str] = {
     "tickets": "Create, search and comment on incident tickets (duplicates by fingerprint become comments).",
 }
 
-_NAMESPACE = Param(name="namespace", location="path", required=True, description="Kubernetes namespace, e.g. shop")
+_NAMESPACE = Param(
+    name="namespace", location="path", required=True, description="Kubernetes namespace, e.g. shop"
+)
 _POD = Param(
     name="pod",
     location="path",
@@ -44,7 +46,9 @@ _DEPLOYMENT = Param(
 
 # Kept literally here (not imported from opsagent.metrics.models) so reading the catalogue costs no
 # domain import; tests/contract/test_catalogue.py checks them against the domain constants.
-_STATISTIC_HELP = "Average, Sum, Minimum, Maximum, SampleCount, or a percentile pNN / pNN.N (p50, p90, p99, p99.9)"
+_STATISTIC_HELP = (
+    "Average, Sum, Minimum, Maximum, SampleCount, or a percentile pNN / pNN.N (p50, p90, p99, p99.9)"
+)
 _PERIOD_HELP = "1, 5, 10, 30 (high resolution) or a multiple of 60 up to 86400"
 
 TOOLS: tuple[Tool, ...] = (
@@ -147,7 +151,8 @@ TOOLS: tuple[Tool, ...] = (
                 location="query",
                 required=True,
                 max_length=255,
-                description="CloudWatch namespace, e.g. ContainerInsights, AWS/ApplicationELB, AWS/SQS, AWS/RDS",
+                description="CloudWatch namespace, e.g. ContainerInsights, AWS/ApplicationELB, AWS/SQS, "
+                "AWS/RDS",
             ),
             Param(
                 name="metric_name",
@@ -200,14 +205,16 @@ TOOLS: tuple[Tool, ...] = (
                 location="query",
                 default="",
                 description="ContainerInsights only: workload (Deployment/StatefulSet/DaemonSet) name; sets "
-                "the PodName dimension, which Container Insights fills with the workload name. Needs namespace.",
+                "the PodName dimension, which Container Insights fills with the workload name. Needs "
+                "namespace.",
             ),
             Param(
                 name="pod",
                 location="query",
                 default="",
                 description="ContainerInsights only: one pod's full name (FullPodName dimension; needs "
-                "Container Insights with enhanced observability). Needs namespace. Do not combine with workload.",
+                "Container Insights with enhanced observability). Needs namespace. Do not combine with "
+                "workload.",
             ),
         ),
         response_model="opsagent.metrics.models:MetricResult",
@@ -377,7 +384,8 @@ TOOLS: tuple[Tool, ...] = (
                 name="fingerprint",
                 location="query",
                 default="",
-                description="Fingerprint to search for (as given to createTicket). Optional if service is given.",
+                description="Fingerprint to search for (as given to createTicket). Optional if service is "
+                "given.",
             ),
             Param(
                 name="include_closed",
@@ -410,7 +418,8 @@ TOOLS: tuple[Tool, ...] = (
                 name="ticket_id",
                 location="path",
                 required=True,
-                description="Ticket id as returned by createTicket or searchTickets, e.g. OPS-7KQ2MX or OPS-42.",
+                description="Ticket id as returned by createTicket or searchTickets, e.g. OPS-7KQ2MX or "
+                "OPS-42.",
             ),
             Param(
                 name="comment",
