@@ -1,6 +1,6 @@
 """Write ``schemas/<group>.json`` from the action groups' resolver apps (routes registered from the
 catalogue), reduced to Bedrock's subset; ``schemas/mcp/<group>.json`` (Gateway target tool lists) and
-``schemas/converse.json`` (Converse toolSpecs) from the catalogue.
+``schemas/converse/tools.json`` (Converse toolSpecs) from the catalogue.
 
 ``make schemas`` runs this; ``--check`` exits 1 when a committed file differs from what the code
 generates (the drift test does the same in-process). Nobody edits the files by hand.
@@ -25,7 +25,7 @@ API_VERSION = "1.0.0"
 # Action group -> the description Bedrock shows the model (1-200 characters): the catalogue's.
 GROUPS: dict[str, str] = catalogue.GROUPS
 MCP_DIR = SCHEMA_DIR / "mcp"
-CONVERSE_FILE = SCHEMA_DIR / "converse.json"
+CONVERSE_FILE = SCHEMA_DIR / "converse" / "tools.json"
 
 
 def generate(group: str, operations: set[str] | None = None) -> dict:
