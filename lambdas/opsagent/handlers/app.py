@@ -116,7 +116,7 @@ def build_lambda_handler(app: BedrockAgentResolver, *, service: str) -> Callable
             logger.warning("malformed envelope", extra={"problem": problem})
             metrics.add_metric(name="Error_invalid_envelope", unit="Count", value=1)
             return envelope.bedrock_response(event, action_group=service, status=400, body=_invalid(problem))
-        event = envelope.normalized(event)
+        event = envelope.normalized(event, action_group=service)
         logger.append_keys(
             action_group=service,
             api_path=event.get("apiPath"),

@@ -100,9 +100,20 @@ def _properties_problem(items: Any, where: str) -> str | None:
     return None
 
 
-def normalized(event: dict) -> dict:
-    """The event with the verb in upper case (Bedrock's samples differ) and scalar values as strings."""
-    out = {**event, "httpMethod": event["httpMethod"].strip().upper()}
+def normalized(event: dict, *, action_group: str) -> dict:
+    """The event with the verb in upper case (Bedrock's samples differ), scalar values as strings and
+    the optional envelope fields Powertools reads filled in (an absent ``actionGroup`` is this one)."""
+    out = {
+        "messageVersion": MESSAGE_VERSION,
+        "actionGroup": action_group,
+        "sessionId": "",
+        "inputText": "",
+        "sessionAttributes": {},
+        "promptSessionAttributes": {},
+        "agent": {},
+        **{k: v for k, v in event.items() if v is not None},
+        "httpMethod": event["httpMethod"].strip().upper(),
+    }
     if event.get("parameters") is not None:
         out["parameters"] = [_stringified(p) for p in event["parameters"]]
     body = event.get("requestBody")
