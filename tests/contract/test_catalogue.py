@@ -235,3 +235,18 @@ def test_investigation_and_trace_tables_come_from_the_catalogue():
     for name, spec in OPERATIONS.items():
         assert spec.mutating == TOOLS[name].mutation
         assert json.dumps(spec.body) == json.dumps([p.name for p in TOOLS[name].params_in("body")])
+
+
+def test_gateway_policy_tools_from_the_catalogue_agree_with_the_committed_openapi():
+    from opsagent.gateway_policy.tools import default_tools, openapi_tools
+
+    def key(tools):
+        return {
+            (t.target, t.name, t.mutating): (
+                {k: (v["type"], v.get("description", "")) for k, v in t.input_schema["properties"].items()},
+                sorted(t.input_schema.get("required", [])),
+            )
+            for t in tools
+        }
+
+    assert key(default_tools()) == key(openapi_tools())
