@@ -199,6 +199,16 @@ def test_classic_subset_refuses_more_than_eleven_apis(monkeypatch):
         catalogue.classic_subset()
 
 
+def test_classic_document_filters_a_committed_schema_by_the_subset():
+    doc = json.loads((gen_schemas.SCHEMA_DIR / "tickets.json").read_text())
+    subset = catalogue.classic_subset(["listPods", "searchTickets"])
+    kept = catalogue.classic_document(doc, subset)
+    assert [op["operationId"] for _, _, op in iter_operations(kept)] == ["searchTickets"]
+    assert kept["openapi"] == "3.0.0" and kept["info"] == doc["info"]
+    assert catalogue.classic_document(doc, catalogue.classic_subset(["listPods"])) is None
+    assert catalogue.classic_document(doc, catalogue.classic_subset()) == doc
+
+
 def test_subset_document_keeps_only_the_chosen_operations():
     doc = gen_schemas.generate("scaling", {"getDeployment"})
     assert [op["operationId"] for _, _, op in iter_operations(doc)] == ["getDeployment"]

@@ -29,6 +29,7 @@ __all__ = [
     "ParamType",
     "Tool",
     "by_route",
+    "classic_document",
     "classic_subset",
     "converse_tool_specs",
     "gateway_tool_name",
@@ -106,6 +107,21 @@ def classic_subset(names: Iterable[str] | None = None) -> tuple[Tool, ...]:
             f"the Classic agent allows at most {MAX_CLASSIC_APIS} APIs; the subset has {len(chosen)}"
         )
     return tuple(chosen)
+
+
+def classic_document(document: dict[str, Any], subset: Iterable[Tool]) -> dict[str, Any] | None:
+    """A committed Bedrock OpenAPI document (``schemas/<group>.json``) reduced to the operations in
+    ``subset`` (from :func:`classic_subset`); None when none of the group's operations is chosen
+    (then the agent gets no action group for it). For infra at synth: JSON in, JSON out."""
+    names = {t.name for t in subset}
+    paths: dict[str, Any] = {}
+    for path, operations in (document.get("paths") or {}).items():
+        kept = {
+            m: op for m, op in operations.items() if isinstance(op, dict) and op.get("operationId") in names
+        }
+        if kept:
+            paths[path] = kept
+    return {**document, "paths": paths} if paths else None
 
 
 def _front_door_description(t: Tool) -> str:
