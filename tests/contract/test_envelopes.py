@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opsagent import catalogue
-from opsagent_sim.k8s_model import Builder
+from opsagent_sim.k8s.model.scenario import Builder
 from opsagent_sim.pytest_fixtures import kube, kube_scenario  # noqa: F401
 from support import bedrock_event
 
