@@ -233,3 +233,64 @@ def test_scaling_timeout_must_stay_below_its_idempotency_lease():
     for bad in ({"overrides": {"scaling": {"timeout_seconds": 60}}}, {"defaults": {"timeout_seconds": 300}}):
         with pytest.raises(pydantic.ValidationError, match="idempotency"):
             LambdaConfig.model_validate(bad)
+
+
+# --- issue 10 item 1: the trigger's timeout must hold an agent session + reserve_seconds ----------
+def test_trigger_defaults_to_its_own_timeout_not_the_tools_30s():
+    prod = load_config("prod")
+    assert prod.functions.defaults.timeout_seconds == 30  # the tools
+    assert prod.functions.for_function("trigger").timeout_seconds == 300
+    assert prod.functions.for_function("pods").timeout_seconds == 30
+
+
+@pytest.mark.parametrize(
+    ("functions", "settings", "field"),
+    [
+        (
+            {"overrides": {"trigger": {"timeout_seconds": 30}}},
+            {},
+            "functions.overrides.trigger.timeout_seconds",
+        ),
+        ({"defaults": {"timeout_seconds": 59}}, {}, "functions.defaults.timeout_seconds"),
+        ({"overrides": {"trigger": {"timeout_seconds": 300}}}, {"reserve_seconds": 240}, "reserve_seconds"),
+    ],
+)
+def test_a_trigger_timeout_that_cannot_fit_an_agent_session_is_rejected(
+    tmp_path, dev_doc, functions, settings, field
+):
+    dev_doc["functions"] = functions
+    dev_doc["trigger"]["settings"].update(settings)
+    problems = _problems(tmp_path, dev_doc)
+    assert "cannot fit an agent session" in problems and field in problems
+    assert "trigger.settings.reserve_seconds" in problems
+
+
+def test_trigger_timeout_rule_accepts_the_boundary(tmp_path, dev_doc):
+    from opsagent_infra.config import MIN_AGENT_SESSION_SECONDS
+
+    dev_doc["functions"] = {"overrides": {"trigger": {"timeout_seconds": 60 + MIN_AGENT_SESSION_SECONDS}}}
+    load_config("dev", path=_write(tmp_path, dev_doc))
+    dev_doc["functions"]["overrides"]["trigger"]["timeout_seconds"] -= 1
+    assert "cannot fit" in _problems(tmp_path, dev_doc)
+
+
+# --- issue 10 item 6: reserved concurrency is opt-in, validated against a configured limit --------
+def test_reserved_concurrency_is_opt_in():
+    for env in ("dev", "prod"):
+        cfg = load_config(env)
+        for name in ("pods", "metrics", "scaling", "tickets", "trigger"):
+            assert cfg.functions.for_function(name).reserved_concurrency is None, (env, name)
+
+
+def test_reservations_must_fit_the_configured_account_limit(tmp_path, dev_doc):
+    dev_doc["functions"] = {
+        "account_concurrency_limit": 10,
+        "defaults": {"reserved_concurrency": 1},
+        "overrides": {"trigger": {"timeout_seconds": 300, "reserved_concurrency": 2}},
+    }
+    problems = _problems(tmp_path, dev_doc)
+    assert "account_concurrency_limit" in problems and "reserved_concurrency totals 6" in problems
+    dev_doc["functions"]["account_concurrency_limit"] = 106
+    load_config("dev", path=_write(tmp_path, dev_doc))
+    dev_doc["functions"]["account_concurrency_limit"] = 105
+    assert "leaves 5" in _problems(tmp_path, dev_doc)

@@ -109,7 +109,6 @@ class IndexBootstrap:
             source_code_hash=zip_base64sha256(zip_path),
             memory_size=256,
             timeout=600,
-            reserved_concurrent_executions=1,
             tracing_config=AwsFunction.TracingConfigProperty(mode="Active"),
             environment=AwsFunction.EnvironmentProperty(variables={"POWERTOOLS_LOG_LEVEL": "INFO"}),
             kms_key_arn=kms_key_arn,
