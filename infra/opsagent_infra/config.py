@@ -187,8 +187,8 @@ class LambdaConfig(_Strict):
         if reserved and total > room:
             raise ValueError(
                 f"reserved_concurrency totals {total} ({reserved}) but an account limit of "
-                f"{self.account_concurrency_limit} (functions.account_concurrency_limit) leaves {max(room, 0)} "
-                f"to reserve (Lambda keeps {LAMBDA_UNRESERVED_MINIMUM} unreserved): remove "
+                f"{self.account_concurrency_limit} (functions.account_concurrency_limit) leaves "
+                f"{max(room, 0)} to reserve (Lambda keeps {LAMBDA_UNRESERVED_MINIMUM} unreserved): remove "
                 "functions.defaults/overrides.*.reserved_concurrency or raise the quota"
             )
         return self

@@ -52,8 +52,8 @@ class OpsAgentFunction(Construct):
 
     Gets: log group ``/aws/lambda/<function>`` (retention + CMK, created before the function so
     Lambda never creates an unencrypted one), a role with only ``statements`` plus logging to its
-    own group, X-Ray and decrypt on the CMK; Active tracing; reserved concurrency when configured (opt-in); environment
-    encrypted with the CMK.
+    own group, X-Ray and decrypt on the CMK; Active tracing; reserved concurrency only when configured
+    (opt-in); environment encrypted with the CMK.
 
     What the code may use is added with :meth:`grant` (statements and environment variables together),
     before or after anything else in the stack is built."""
