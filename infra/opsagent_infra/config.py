@@ -106,13 +106,25 @@ class ModelConfig(_Strict):
     kind: Literal["foundation_model", "inference_profile"] | None = Field(
         default=None, description="Derived from the id when omitted: a geo prefix (us., eu., ...) = profile"
     )
-    underlying_model_arns: list[str] = Field(default_factory=list)
+    underlying_model_arns: list[str] = Field(
+        default_factory=list,
+        description="Derived from opsagent_infra.models for a known geo profile when omitted",
+    )
+    allow_unlisted: bool = Field(
+        default=False,
+        description="Explicit override: use a model that opsagent_infra.models does not list (or lists as "
+        "end-of-life / Legacy / not offered in this region); only the structural checks remain",
+    )
 
     @model_validator(mode="after")
     def _kind(self) -> ModelConfig:
+        from opsagent_infra.models import profile_model_arns
+
         kind = self.kind or ("inference_profile" if _PROFILE_PREFIX.match(self.id) else "foundation_model")
         object.__setattr__(self, "kind", kind)
         if kind == "inference_profile":
+            if not self.underlying_model_arns:
+                object.__setattr__(self, "underlying_model_arns", profile_model_arns(self.id))
             if not self.underlying_model_arns:
                 raise ValueError(
                     "an inference profile needs underlying_model_arns (the foundation-model ARNs it "
@@ -455,6 +467,19 @@ class OpsAgentConfig(_Strict):
     @classmethod
     def _policy(cls, value: dict[str, Any]) -> dict[str, Any]:
         return validate_policy(value)
+
+    @model_validator(mode="after")
+    def _model_is_a_current_agent_model(self) -> OpsAgentConfig:
+        """The model must be one Bedrock Agents runs in this region and not past its end of life
+        (opsagent_infra.models), unless ``model.allow_unlisted`` says otherwise."""
+        from opsagent_infra.models import model_problems
+
+        if self.model.allow_unlisted:
+            return self
+        problems = model_problems(self.model.id, self.region)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _trigger_fits_agent_session(self) -> OpsAgentConfig:
