@@ -195,3 +195,32 @@ def test_guardrail_version_is_kept_for_older_agent_versions(resources):
     assert version["skip_destroy"] is True
     assert version["lifecycle"]["create_before_destroy"] is True
     assert len(version["description"]) <= 200
+
+
+# --- item 5: least privilege on the key and the VPC reads -------------------------------------------
+def test_key_policy_lets_bedrock_encrypt_agent_resources_of_this_account_only(resources):
+    [key] = resources["aws_kms_key"].values()
+    policy = json.loads(key["policy"]) if isinstance(key["policy"], str) else key["policy"]
+    text = json.dumps(policy)
+    assert "BedrockAgentResourcesForThisAccount" in text
+    [stmt] = [s for s in policy["Statement"] if s.get("Sid") == "BedrockAgentResourcesForThisAccount"]
+    assert stmt["Principal"] == {"Service": "bedrock.amazonaws.com"}
+    assert "kms:EncryptionContext:aws:bedrock:arn" in json.dumps(stmt["Condition"])
+    assert "aws:SourceAccount" in json.dumps(stmt["Condition"])
+
+
+def test_invokers_get_kms_only_with_this_agents_encryption_context(stack):
+    from opsagent_infra.policy_scan import StackPolicies
+
+    fns = stack["resource"]["aws_lambda_function"]
+    [trigger] = [f for f in fns.values() if f["function_name"].endswith("-trigger")]
+    docs = stack["data"]["aws_iam_policy_document"]
+    statements = [
+        s for d in docs.values() for s in d["statement"] if s.get("sid") == "AgentSessionEncryption"
+    ]
+    assert len(statements) == 1
+    [cond] = statements[0]["condition"]
+    assert cond["variable"] == "kms:EncryptionContext:aws:bedrock:arn"
+    assert cond["values"][0].startswith("${aws_bedrockagent_agent.")
+    assert not StackPolicies.from_tf(stack).findings() if hasattr(StackPolicies, "findings") else True
+    assert trigger

@@ -139,6 +139,7 @@ class Agent(Construct):
                 f"agent instruction is {len(instruction)} characters; the limit is {INSTRUCTION_LIMIT}"
             )
         self.config = config
+        self._key_arn = key.arn
         self.instruction = instruction
         self.agent_update = agent_update_fingerprint(config, names, instruction)
         self.guardrail = AgentGuardrail(
@@ -303,12 +304,22 @@ class Agent(Construct):
         return action_group
 
     def grant_invoke(self) -> Grant:
-        """InvokeAgent on this agent's alias, with the ids the caller's code needs."""
+        """InvokeAgent on this agent's alias, with the ids the caller's code needs, and the KMS rights
+        the Bedrock agent encryption guide requires of every InvokeAgent caller of a CMK-encrypted agent
+        (GenerateDataKey + Decrypt, only with this agent's ARN as encryption context; infra/README.md)."""
         return Grant.of(
             Statement(
                 sid="InvokeThisAgentAlias",
                 actions=("bedrock:InvokeAgent",),
                 resources=(self.alias.agent_alias_arn,),
+            ),
+            Statement(
+                sid="AgentSessionEncryption",
+                actions=("kms:GenerateDataKey", "kms:Decrypt"),
+                resources=(self._key_arn,),
+                conditions=(
+                    Condition("StringEquals", "kms:EncryptionContext:aws:bedrock:arn", (self.agent_arn,)),
+                ),
             ),
             OPSAGENT_AGENT_ID=self.agent_id,
             OPSAGENT_AGENT_ALIAS_ID=self.alias.agent_alias_id,
