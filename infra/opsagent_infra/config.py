@@ -106,13 +106,25 @@ class ModelConfig(_Strict):
     kind: Literal["foundation_model", "inference_profile"] | None = Field(
         default=None, description="Derived from the id when omitted: a geo prefix (us., eu., ...) = profile"
     )
-    underlying_model_arns: list[str] = Field(default_factory=list)
+    underlying_model_arns: list[str] = Field(
+        default_factory=list,
+        description="Derived from opsagent_infra.models for a known geo profile when omitted",
+    )
+    allow_unlisted: bool = Field(
+        default=False,
+        description="Explicit override: use a model that opsagent_infra.models does not list (or lists as "
+        "end-of-life / Legacy / not offered in this region); only the structural checks remain",
+    )
 
     @model_validator(mode="after")
     def _kind(self) -> ModelConfig:
+        from opsagent_infra.models import profile_model_arns
+
         kind = self.kind or ("inference_profile" if _PROFILE_PREFIX.match(self.id) else "foundation_model")
         object.__setattr__(self, "kind", kind)
         if kind == "inference_profile":
+            if not self.underlying_model_arns:
+                object.__setattr__(self, "underlying_model_arns", profile_model_arns(self.id))
             if not self.underlying_model_arns:
                 raise ValueError(
                     "an inference profile needs underlying_model_arns (the foundation-model ARNs it "
@@ -130,10 +142,27 @@ class ModelConfig(_Strict):
         return self.kind == "inference_profile"
 
 
+# The trigger runs a whole investigation (agent session + runbook fallback + ticket) in one invocation:
+# it gets its own default timeout instead of the tools' 30 s.
+TRIGGER_DEFAULT_TIMEOUT_SECONDS = 300
+# The least time an agent session needs inside the trigger's invocation (a few tool calls, each a
+# Lambda round trip, plus the model's turns): the trigger timeout must fit this plus reserve_seconds.
+MIN_AGENT_SESSION_SECONDS = 120
+# Lambda keeps at least this much of the account's concurrency unreserved.
+LAMBDA_UNRESERVED_MINIMUM = 100
+
+
 class FunctionSettings(_Strict):
     memory_mb: int = Field(default=512, ge=128, le=10240)
     timeout_seconds: int = Field(default=30, ge=3, le=900)
-    reserved_concurrency: int = Field(default=5, ge=1, le=1000)
+    reserved_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Opt-in: Lambda rejects any reservation on accounts at the default limit of 10 "
+        "concurrent executions (it keeps 100 unreserved); set functions.account_concurrency_limit to "
+        "have the total checked at config load",
+    )
 
 
 class LambdaConfig(_Strict):
@@ -142,9 +171,39 @@ class LambdaConfig(_Strict):
         default_factory=dict
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    account_concurrency_limit: int | None = Field(
+        default=None,
+        ge=10,
+        description="The account's Lambda concurrent-executions quota in this region (Service Quotas "
+        "L-B99A9384); when set, the reservations must leave LAMBDA_UNRESERVED_MINIMUM unreserved",
+    )
 
     def for_function(self, name: str) -> FunctionSettings:
-        return self.overrides.get(name, self.defaults)  # type: ignore[call-overload]
+        if name in self.overrides:
+            return self.overrides[name]  # type: ignore[index]
+        if name == "trigger" and "timeout_seconds" not in self.defaults.model_fields_set:
+            return self.defaults.model_copy(update={"timeout_seconds": TRIGGER_DEFAULT_TIMEOUT_SECONDS})
+        return self.defaults
+
+    def reservations(self, names: tuple[str, ...]) -> dict[str, int]:
+        return {n: r for n in names if (r := self.for_function(n).reserved_concurrency) is not None}
+
+    @model_validator(mode="after")
+    def _reservations_fit_account(self) -> LambdaConfig:
+        if self.account_concurrency_limit is None:
+            return self
+        names = ("pods", "metrics", "scaling", "tickets", "trigger")
+        reserved = self.reservations(names)
+        total = sum(reserved.values())
+        room = self.account_concurrency_limit - LAMBDA_UNRESERVED_MINIMUM
+        if reserved and total > room:
+            raise ValueError(
+                f"reserved_concurrency totals {total} ({reserved}) but an account limit of "
+                f"{self.account_concurrency_limit} (functions.account_concurrency_limit) leaves "
+                f"{max(room, 0)} to reserve (Lambda keeps {LAMBDA_UNRESERVED_MINIMUM} unreserved): remove "
+                "functions.defaults/overrides.*.reserved_concurrency or raise the quota"
+            )
+        return self
 
     @model_validator(mode="after")
     def _scaling_timeout_below_idempotency_lease(self) -> LambdaConfig:
@@ -195,6 +254,16 @@ class TriggerConfig(_Strict):
     @property
     def document(self) -> dict[str, Any]:
         return {"mutation_mode": self.mutation_mode, **self.settings}
+
+    @property
+    def reserve_seconds(self) -> int:
+        """``settings.reserve_seconds`` or the trigger's own default (read from its runtime model)."""
+        if "reserve_seconds" in self.settings:
+            return int(self.settings["reserve_seconds"])
+        _ensure_lambdas_importable()
+        from opsagent.investigation.config import TriggerConfig as RuntimeTriggerConfig
+
+        return int(RuntimeTriggerConfig.model_fields["reserve_seconds"].default)
 
 
 _VPC_ENDPOINT = re.compile(r"^vpce-[0-9a-f]{8,17}$")
@@ -398,6 +467,42 @@ class OpsAgentConfig(_Strict):
     @classmethod
     def _policy(cls, value: dict[str, Any]) -> dict[str, Any]:
         return validate_policy(value)
+
+    @model_validator(mode="after")
+    def _model_is_a_current_agent_model(self) -> OpsAgentConfig:
+        """The model must be one Bedrock Agents runs in this region and not past its end of life
+        (opsagent_infra.models), unless ``model.allow_unlisted`` says otherwise."""
+        from opsagent_infra.models import model_problems
+
+        if self.model.allow_unlisted:
+            return self
+        problems = model_problems(self.model.id, self.region)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _trigger_fits_agent_session(self) -> OpsAgentConfig:
+        """The trigger cuts the agent session off when only ``reserve_seconds`` of the invocation are
+        left: a timeout that cannot hold an agent session on top of that makes every investigation skip
+        the agent (fallback reason ``timeout``)."""
+        if not self.trigger.enabled:
+            return self
+        reserve = self.trigger.reserve_seconds
+        timeout = self.functions.for_function("trigger").timeout_seconds
+        need = reserve + MIN_AGENT_SESSION_SECONDS
+        if timeout < need:
+            where = (
+                "functions.overrides.trigger.timeout_seconds"
+                if "trigger" in self.functions.overrides
+                else "functions.defaults.timeout_seconds"
+            )
+            raise ValueError(
+                f"{where} ({timeout} s) cannot fit an agent session ({MIN_AGENT_SESSION_SECONDS} s) plus "
+                f"trigger.settings.reserve_seconds ({reserve} s): set {where} >= {need} (the trigger's "
+                f"default is {TRIGGER_DEFAULT_TIMEOUT_SECONDS} s) or lower trigger.settings.reserve_seconds"
+            )
+        return self
 
     @model_validator(mode="after")
     def _cross_checks(self) -> OpsAgentConfig:

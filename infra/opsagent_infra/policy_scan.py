@@ -40,6 +40,7 @@ SERVICE_CONDITION_KEYS = (
     "kms:ViaService",
     "kms:CallerAccount",
     "kms:EncryptionContext:aws:logs:arn",
+    "kms:EncryptionContext:aws:bedrock:arn",
 )
 _DOC_REF = re.compile(r"^\$\{data\.aws_iam_policy_document\.([^.}]+)\.json\}$")
 

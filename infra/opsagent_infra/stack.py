@@ -20,6 +20,7 @@ from opsagent_infra.constructs.eks_access import EksReader, EksScaler
 from opsagent_infra.constructs.function import OpsAgentFunction
 from opsagent_infra.constructs.trigger import AlarmTrigger, DeadLetterQueue
 from opsagent_infra.iam import Grant, Statement
+from opsagent_infra.instruction import render_instruction
 from opsagent_infra.knowledge_base import ASSOCIATION_DESCRIPTION, ExistingKnowledgeBase, RunbookKnowledgeBase
 from opsagent_infra.naming import Arns, Names
 from opsagent_infra.packaging import ACTION_GROUP_FUNCTIONS, VECTOR_INDEX
@@ -80,7 +81,8 @@ class OpsAgentStack(TerraformStack):
         )
 
         # --- agent --------------------------------------------------------------------------
-        instruction = config.instruction_path.read_text().strip()
+        # the prompt file + this environment's namespaces and replica limits (opsagent_infra.instruction)
+        instruction = render_instruction(config.instruction_path.read_text(), config)
         agent = self.agent = Agent(
             self, "agent", config=config, names=names, arns=arns, key=key, instruction=instruction
         )

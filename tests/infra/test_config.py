@@ -57,9 +57,9 @@ def test_unknown_environment_lists_known_ones():
     assert "dev" in str(err.value) and "nope.yaml" in str(err.value)
 
 
-def test_dev_uses_profile_and_prod_a_foundation_model():
-    assert load_config("dev").model.is_profile
-    assert not load_config("prod").model.is_profile
+def test_dev_and_prod_use_a_geo_profile_of_their_region():
+    assert load_config("dev").model.id.startswith("us.") and load_config("dev").model.is_profile
+    assert load_config("prod").model.id.startswith("eu.") and load_config("prod").model.is_profile
     assert load_config("prod").ticket_secret_arn.startswith("arn:aws:secretsmanager:")
 
 
@@ -79,7 +79,8 @@ def test_every_problem_is_reported_at_once(tmp_path, dev_doc):
 
 
 def test_inference_profile_needs_underlying_models(tmp_path, dev_doc):
-    dev_doc["model"] = {"id": "us.anthropic.claude-3-5-haiku-20241022-v1:0"}
+    # an unlisted profile: nothing to derive the routed models from
+    dev_doc["model"] = {"id": "us.anthropic.claude-future-v1:0", "allow_unlisted": True}
     assert "underlying_model_arns" in _problems(tmp_path, dev_doc)
     dev_doc["model"]["underlying_model_arns"] = ["arn:aws:s3:::bucket"]
     assert "not foundation-model ARNs" in _problems(tmp_path, dev_doc)
@@ -87,7 +88,7 @@ def test_inference_profile_needs_underlying_models(tmp_path, dev_doc):
 
 def test_foundation_model_rejects_underlying_arns(tmp_path, dev_doc):
     dev_doc["model"] = {
-        "id": "anthropic.claude-3-haiku-20240307-v1:0",
+        "id": "anthropic.claude-haiku-4-5-20251001-v1:0",
         "underlying_model_arns": ["arn:aws:bedrock:us-east-1::foundation-model/x"],
     }
     assert "only applies to an inference profile" in _problems(tmp_path, dev_doc)
@@ -233,3 +234,115 @@ def test_scaling_timeout_must_stay_below_its_idempotency_lease():
     for bad in ({"overrides": {"scaling": {"timeout_seconds": 60}}}, {"defaults": {"timeout_seconds": 300}}):
         with pytest.raises(pydantic.ValidationError, match="idempotency"):
             LambdaConfig.model_validate(bad)
+
+
+# --- issue 10 item 1: the trigger's timeout must hold an agent session + reserve_seconds ----------
+def test_trigger_defaults_to_its_own_timeout_not_the_tools_30s():
+    prod = load_config("prod")
+    assert prod.functions.defaults.timeout_seconds == 30  # the tools
+    assert prod.functions.for_function("trigger").timeout_seconds == 300
+    assert prod.functions.for_function("pods").timeout_seconds == 30
+
+
+@pytest.mark.parametrize(
+    ("functions", "settings", "field"),
+    [
+        (
+            {"overrides": {"trigger": {"timeout_seconds": 30}}},
+            {},
+            "functions.overrides.trigger.timeout_seconds",
+        ),
+        ({"defaults": {"timeout_seconds": 59}}, {}, "functions.defaults.timeout_seconds"),
+        ({"overrides": {"trigger": {"timeout_seconds": 300}}}, {"reserve_seconds": 240}, "reserve_seconds"),
+    ],
+)
+def test_a_trigger_timeout_that_cannot_fit_an_agent_session_is_rejected(
+    tmp_path, dev_doc, functions, settings, field
+):
+    dev_doc["functions"] = functions
+    dev_doc["trigger"]["settings"].update(settings)
+    problems = _problems(tmp_path, dev_doc)
+    assert "cannot fit an agent session" in problems and field in problems
+    assert "trigger.settings.reserve_seconds" in problems
+
+
+def test_trigger_timeout_rule_accepts_the_boundary(tmp_path, dev_doc):
+    from opsagent_infra.config import MIN_AGENT_SESSION_SECONDS
+
+    dev_doc["functions"] = {"overrides": {"trigger": {"timeout_seconds": 60 + MIN_AGENT_SESSION_SECONDS}}}
+    load_config("dev", path=_write(tmp_path, dev_doc))
+    dev_doc["functions"]["overrides"]["trigger"]["timeout_seconds"] -= 1
+    assert "cannot fit" in _problems(tmp_path, dev_doc)
+
+
+# --- issue 10 item 6: reserved concurrency is opt-in, validated against a configured limit --------
+def test_reserved_concurrency_is_opt_in():
+    for env in ("dev", "prod"):
+        cfg = load_config(env)
+        for name in ("pods", "metrics", "scaling", "tickets", "trigger"):
+            assert cfg.functions.for_function(name).reserved_concurrency is None, (env, name)
+
+
+def test_reservations_must_fit_the_configured_account_limit(tmp_path, dev_doc):
+    dev_doc["functions"] = {
+        "account_concurrency_limit": 10,
+        "defaults": {"reserved_concurrency": 1},
+        "overrides": {"trigger": {"timeout_seconds": 300, "reserved_concurrency": 2}},
+    }
+    problems = _problems(tmp_path, dev_doc)
+    assert "account_concurrency_limit" in problems and "reserved_concurrency totals 6" in problems
+    dev_doc["functions"]["account_concurrency_limit"] = 106
+    load_config("dev", path=_write(tmp_path, dev_doc))
+    dev_doc["functions"]["account_concurrency_limit"] = 105
+    assert "leaves 5" in _problems(tmp_path, dev_doc)
+
+
+# --- issue 10 item 7: a current agent model, validated against the known list ----------------------
+def test_known_profile_derives_the_models_it_routes_to():
+    dev = load_config("dev")
+    assert dev.model.underlying_model_arns == [
+        f"arn:aws:bedrock:{r}::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0"
+        for r in ("us-east-1", "us-east-2", "us-west-2")
+    ]
+    assert "eu-west-1" in " ".join(load_config("prod").model.underlying_model_arns)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "expected"),
+    [
+        ("us.anthropic.claude-3-5-haiku-20241022-v1:0", "end of life on 2026-06-19"),
+        ("anthropic.claude-3-haiku-20240307-v1:0", "end of life on 2026-09-10"),
+        (
+            "eu.anthropic.claude-haiku-4-5-20251001-v1:0",
+            "the eu. inference profile cannot be called from us-east-1",
+        ),
+        ("anthropic.claude-v2", "is not a known agent model"),
+    ],
+)
+def test_an_old_unknown_or_misplaced_model_is_rejected(tmp_path, dev_doc, model_id, expected):
+    dev_doc["model"] = {"id": model_id}
+    if model_id.startswith(("us.", "eu.")) and "haiku-4-5" not in model_id:
+        dev_doc["model"]["underlying_model_arns"] = [
+            f"arn:aws:bedrock:us-east-1::foundation-model/{model_id[3:]}"
+        ]
+    problems = _problems(tmp_path, dev_doc)
+    assert expected in problems and "model.id" in problems
+
+
+def test_allow_unlisted_is_the_explicit_override(tmp_path, dev_doc):
+    dev_doc["model"] = {"id": "anthropic.claude-v2", "allow_unlisted": True}
+    assert load_config("dev", path=_write(tmp_path, dev_doc)).model.id == "anthropic.claude-v2"
+
+
+def test_agent_regions_and_lifecycle_dates():
+    import datetime as dt
+
+    from opsagent_infra.models import model_problems
+
+    model = "anthropic.claude-3-5-haiku-20241022-v1:0"
+    assert "Legacy" in " ".join(model_problems(model, "us-east-1", today=dt.date(2026, 1, 1)))
+    assert "end of life" in " ".join(model_problems(model, "us-east-1", today=dt.date(2026, 6, 19)))
+    assert model_problems("global.anthropic.claude-haiku-4-5-20251001-v1:0", "ca-central-1") == []
+    assert "not offered in eu-north-1" in " ".join(
+        model_problems("eu.anthropic.claude-haiku-4-5-20251001-v1:0", "eu-north-1")
+    )

@@ -72,7 +72,11 @@ def test_total_operations_within_bedrock_limit(synth_result):
 def test_every_action_group_invokes_its_function_only_for_this_agent(resources):
     agent_name, _ = one(resources, "aws_bedrockagent_agent")
     fns = {ref("aws_lambda_function", n, "arn"): (n, b) for n, b in resources["aws_lambda_function"].items()}
-    groups = resources["aws_bedrockagent_agent_action_group"]
+    groups = {  # the tool groups (the built-in AMAZON.UserInput group has no function: test_deploy_order)
+        n: g
+        for n, g in resources["aws_bedrockagent_agent_action_group"].items()
+        if "parent_action_group_signature" not in g
+    }
     assert sorted(g["action_group_name"] for g in groups.values()) == sorted(ACTION_GROUP_FUNCTIONS)
     perms = resources["aws_lambda_permission"].values()
     for group in groups.values():
@@ -118,7 +122,7 @@ def test_functions_are_traced_limited_encrypted_and_logged(resources):
     for short, (_, fn) in functions_by_short_name(resources).items():
         assert fn["tracing_config"] == {"mode": "Active"}
         settings = CONFIG.functions.for_function(short)
-        assert fn["reserved_concurrent_executions"] == settings.reserved_concurrency
+        assert fn.get("reserved_concurrent_executions") == settings.reserved_concurrency
         assert fn["timeout"] == settings.timeout_seconds and fn["memory_size"] == settings.memory_mb
         assert fn["kms_key_arn"] == key_arn
         log_group = groups[f"/aws/lambda/{fn['function_name']}"]
@@ -273,7 +277,8 @@ def test_agent_has_guardrail_cmk_instruction_and_prepares(resources):
         }
     ]
     assert agent["prepare_agent"] is True and agent["foundation_model"] == CONFIG.model.id
-    assert agent["instruction"] == CONFIG.instruction_path.read_text().strip()
+    # the prompt file, then this environment's namespaces (opsagent_infra.instruction)
+    assert agent["instruction"].startswith(CONFIG.instruction_path.read_text().strip() + "\n\n")
     assert len(agent["instruction"]) <= 4000
     assert 60 <= agent["idle_session_ttl_in_seconds"] <= 5400
 
@@ -468,3 +473,23 @@ def test_scaler_rbac_is_rendered_and_committed(synth_result):
     assert committed.read_text() == rendered, (
         "regenerate infra/k8s/opsagent-scaler-rbac.yaml (see infra/README.md)"
     )
+
+
+# --- issue 10 items 1 and 6: the trigger's timeout, reservations opt-in --------------------------
+def test_no_function_reserves_concurrency_unless_configured(resources, kb_resources):
+    """A new account (10 concurrent executions) rejects any reservation: none by default, in dev
+    and in prod (including the knowledge base's index bootstrap)."""
+    for res in (resources, kb_resources):
+        for name, fn in res["aws_lambda_function"].items():
+            assert "reserved_concurrent_executions" not in fn, name
+
+
+def test_trigger_gets_its_own_timeout_in_prod(kb_resources):
+    from opsagent_infra.config import MIN_AGENT_SESSION_SECONDS, load_config
+
+    prod = load_config("prod")
+    trigger = next(
+        fn for fn in kb_resources["aws_lambda_function"].values() if fn["function_name"].endswith("-trigger")
+    )
+    assert trigger["timeout"] == 300
+    assert trigger["timeout"] >= prod.trigger.reserve_seconds + MIN_AGENT_SESSION_SECONDS

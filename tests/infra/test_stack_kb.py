@@ -192,13 +192,18 @@ def test_agent_role_may_retrieve_from_this_knowledge_base_only(kb_stack, kb_reso
     assert sorted(a for a in acts if a.startswith("bedrock:")) == [
         "bedrock:ApplyGuardrail",
         "bedrock:GetGuardrail",
+        "bedrock:GetInferenceProfile",
         "bedrock:InvokeModel",
         "bedrock:InvokeModelWithResponseStream",
         "bedrock:Retrieve",
     ]
-    # prod.yaml names a plain foundation model: InvokeModel on exactly that model
-    [model_arn] = acts["bedrock:InvokeModel"]
-    assert model_arn.endswith(f":bedrock:{CONFIG.region}::foundation-model/{CONFIG.model.id}")
+    # prod.yaml names the eu. geo profile: InvokeModel on the profile and on each EU model it routes to
+    assert sorted(acts["bedrock:InvokeModel"]) == sorted(
+        [*CONFIG.model.underlying_model_arns, *acts["bedrock:GetInferenceProfile"]]
+    )
+    [profile_arn] = acts["bedrock:GetInferenceProfile"]
+    assert profile_arn.endswith(f":inference-profile/{CONFIG.model.id}")
+    assert all(":bedrock:eu-" in a for a in CONFIG.model.underlying_model_arns)
     # one inline policy (the Retrieve grant joined it) and the agent waits for it
     role_policies = [
         n

@@ -28,6 +28,31 @@ was created with). Mechanism, checked against terraform-provider-aws 6.x
   need a new agent version (a schema change is in the fingerprint).
 * Rollback: ``aws bedrock-agent update-agent-alias --routing-configuration agentVersion=N``; the next
   ``terraform apply`` leaves it alone until the fingerprint changes (routing is not in the config).
+
+Prepare order (issue 10 item 3). Checked against the provider source: ``aws_bedrockagent_agent`` and
+``aws_bedrockagent_agent_action_group`` call PrepareAgent after their own create/update when
+``prepare_agent`` is true; ``aws_bedrockagent_agent_knowledge_base_association`` never prepares. The
+provider's standalone prepare is a Terraform *action* (``agent_prepare_action.go``), which needs
+Terraform >= 1.14; this stack supports >= 1.11, so it is not used. Instead, one chain:
+
+  agent -> action group 1 -> ... -> action group n -> knowledge-base association
+        -> UserInput action group (AMAZON.UserInput, prepare_agent) -> alias
+
+* each link ``depends_on`` the previous one, so no two PrepareAgent calls race and the association is
+  made on a draft that already has every action group;
+* the UserInput group (item 11: the built-in action that lets the model ask for a missing parameter)
+  is the **last prepare**: ``lifecycle.replace_triggered_by`` lists the agent, every action group and
+  the association, so any change to one of them re-creates it, and its create prepares the complete
+  draft. Its own description must be blank (Bedrock rejects one for AMAZON.UserInput), which is why
+  replacement, not a description change, re-runs it;
+* the alias depends on it, so the alias only ever snapshots a draft prepared after the last change.
+
+Guardrail immunity (issue 10 item 2). The pinned provider (6.62; PR #48681 still open) sends
+``guardrailConfiguration`` in UpdateAgent only when the block itself changed: an instruction, model
+or TTL change would update the agent *without* its guardrail, and the alias would snapshot that.
+The guardrail version's description carries :func:`agent_update_fingerprint` (everything UpdateAgent
+sends), so every such change re-cuts the guardrail version, the block's ``guardrail_version`` changes
+with it and the provider must send the block. ``make verify`` checks the result after apply.
 """
 
 from __future__ import annotations
@@ -38,7 +63,12 @@ from pathlib import Path
 from typing import Protocol
 
 from cdktn import TerraformResource, Token
-from cdktn_aws.bedrock_agents import AwsAgent, AwsAgentAlias, AwsAgentKnowledgeBaseAssociation
+from cdktn_aws.bedrock_agents import (
+    AwsAgent,
+    AwsAgentActionGroup,
+    AwsAgentAlias,
+    AwsAgentKnowledgeBaseAssociation,
+)
 from constructs import Construct
 
 from opsagent_infra.config import OpsAgentConfig
@@ -63,8 +93,32 @@ class KnowledgeBaseLike(Protocol):
     def grant_retrieve(self) -> Grant: ...
 
 
+USER_INPUT_GROUP = "UserInput"
+USER_INPUT_SIGNATURE = "AMAZON.UserInput"
+
+
 def release_fingerprint(parts: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def agent_update_fingerprint(config: OpsAgentConfig, names: Names, instruction: str) -> str:
+    """A hash of every argument of ``aws_bedrockagent_agent`` that can change in place (what an
+    UpdateAgent call sends) except the guardrail block itself; the guardrail version follows it."""
+    return release_fingerprint(
+        {
+            "name": names.agent,
+            "description": AGENT_DESCRIPTION,
+            "role": names.role("agent"),
+            "model": config.model.id,
+            "instruction": instruction,
+            "idle_session_ttl": config.agent.idle_session_ttl_seconds,
+        }
+    )[:16]
+
+
+def _address(resource: TerraformResource) -> str:
+    """The address form Terraform expects in depends_on / replace_triggered_by ("type.name")."""
+    return f"{resource.terraform_resource_type}.{resource.friendly_unique_id}"
 
 
 class Agent(Construct):
@@ -85,8 +139,12 @@ class Agent(Construct):
                 f"agent instruction is {len(instruction)} characters; the limit is {INSTRUCTION_LIMIT}"
             )
         self.config = config
+        self._key_arn = key.arn
         self.instruction = instruction
-        self.guardrail = AgentGuardrail(self, "guardrail", name=names.guardrail, key=key)
+        self.agent_update = agent_update_fingerprint(config, names, instruction)
+        self.guardrail = AgentGuardrail(
+            self, "guardrail", name=names.guardrail, key=key, agent_release=self.agent_update
+        )
 
         model = config.model
         if model.is_profile:
@@ -163,7 +221,21 @@ class Agent(Construct):
             skip_resource_in_use_check=True,
             depends_on=[self.role.policy],
         )
+        # AMAZON.UserInput: the model asks the person for a missing parameter instead of guessing it (not
+        # counted as an API). Also the last prepare of the chain (module doc, "Prepare order").
+        self.user_input = AwsAgentActionGroup(
+            self,
+            "user-input",
+            action_group_name=USER_INPUT_GROUP,
+            agent_id=self.agent.agent_id,
+            agent_version="DRAFT",
+            parent_action_group_signature=USER_INPUT_SIGNATURE,
+            action_group_state="ENABLED",
+            prepare_agent=True,
+            skip_resource_in_use_check=True,
+        )
         self.kb_association: AwsAgentKnowledgeBaseAssociation | None = None
+        self._kb_base_deps: list[str] = []
         self.knowledge_base_id: str | None = None
         self._kb_release: dict | None = None
         self.action_groups: dict[str, ActionGroup] = {}
@@ -232,12 +304,22 @@ class Agent(Construct):
         return action_group
 
     def grant_invoke(self) -> Grant:
-        """InvokeAgent on this agent's alias, with the ids the caller's code needs."""
+        """InvokeAgent on this agent's alias, with the ids the caller's code needs, and the KMS rights
+        the Bedrock agent encryption guide requires of every InvokeAgent caller of a CMK-encrypted agent
+        (GenerateDataKey + Decrypt, only with this agent's ARN as encryption context; infra/README.md)."""
         return Grant.of(
             Statement(
                 sid="InvokeThisAgentAlias",
                 actions=("bedrock:InvokeAgent",),
                 resources=(self.alias.agent_alias_arn,),
+            ),
+            Statement(
+                sid="AgentSessionEncryption",
+                actions=("kms:GenerateDataKey", "kms:Decrypt"),
+                resources=(self._key_arn,),
+                conditions=(
+                    Condition("StringEquals", "kms:EncryptionContext:aws:bedrock:arn", (self.agent_arn,)),
+                ),
             ),
             OPSAGENT_AGENT_ID=self.agent_id,
             OPSAGENT_AGENT_ALIAS_ID=self.alias.agent_alias_id,
@@ -268,6 +350,7 @@ class Agent(Construct):
                 knowledge_base_state="ENABLED",
             )
         self.kb_association = association
+        self._kb_base_deps = list(association.depends_on or [])
         self.knowledge_base_id = knowledge_base_id
         literal = not Token.is_unresolved(knowledge_base_id)
         self._kb_release = {
@@ -289,6 +372,7 @@ class Agent(Construct):
             "guardrail": self.guardrail.fingerprint,
             "idle_session_ttl": cfg.agent.idle_session_ttl_seconds,
             "knowledge_base": self._kb_release,
+            "user_input": USER_INPUT_SIGNATURE,
             "action_groups": {
                 ag.group: {
                     "description": ag.description,
@@ -299,13 +383,32 @@ class Agent(Construct):
             },
         }
         self.release = release_fingerprint(parts)
-        deps: list[TerraformResource] = [
+        self.alias.description = self.alias_description()
+        self.alias.tags = {"opsagent:release": self.release}
+        self._chain()
+
+    @property
+    def prepare_chain(self) -> list[TerraformResource]:
+        """What is applied (and prepared) in order before the alias moves (module doc)."""
+        chain: list[TerraformResource] = [
             self.agent,
             *(ag.action_group for ag in self.action_groups.values()),
         ]
         if self.kb_association is not None:
-            deps.append(self.kb_association)
-        self.alias.description = self.alias_description()
-        self.alias.tags = {"opsagent:release": self.release}
-        # the address form Terraform expects in depends_on ("type.name", as the constructor writes it)
-        self.alias.depends_on = [f"{d.terraform_resource_type}.{d.friendly_unique_id}" for d in deps]
+            chain.append(self.kb_association)
+        return [*chain, self.user_input]
+
+    def _chain(self) -> None:
+        chain = self.prepare_chain
+        for previous, link in zip(chain[1:-2], chain[2:-1], strict=True):  # action groups after the first, KB
+            base = self._kb_base_deps if link is self.kb_association else _base_deps(link)
+            link.depends_on = sorted({*base, _address(previous)})
+        # the last prepare: after everything, and re-created whenever any of it changes
+        self.user_input.depends_on = [_address(r) for r in chain[:-1]]
+        self.user_input.add_override("lifecycle.replace_triggered_by", [_address(r) for r in chain[:-1]])
+        self.alias.depends_on = [_address(r) for r in chain]
+
+
+def _base_deps(action_group: TerraformResource) -> list[str]:
+    """An action group's own dependencies (its invoke permission), without earlier chain links."""
+    return [d for d in (action_group.depends_on or []) if not d.startswith("aws_bedrockagent_")]

@@ -66,6 +66,20 @@ class EncryptionKey(Construct):
                 principals=(("AWS", (arns.root,)),),
                 conditions=via("bedrock"),
             ),
+            # Bedrock agent encryption guide (cmk-agent-resources.html / encryption-agents.html): the
+            # bedrock.amazonaws.com principal, bound to this account and to agents by the encryption
+            # context Bedrock sends (aws:bedrock:arn). Agent ids are unknown before the key exists, so
+            # the agent ARN pattern of this account and region.
+            Statement(
+                sid="BedrockAgentResourcesForThisAccount",
+                actions=("kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"),
+                resources=("*",),
+                principals=(("Service", ("bedrock.amazonaws.com",)),),
+                conditions=(
+                    Condition("StringEquals", "aws:SourceAccount", (account,)),
+                    Condition("ArnLike", "kms:EncryptionContext:aws:bedrock:arn", (arns.agent_pattern(),)),
+                ),
+            ),
             Statement(
                 sid="DynamoDbThroughServiceInThisAccount",
                 actions=(

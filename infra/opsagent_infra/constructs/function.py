@@ -21,6 +21,11 @@ CHECKOV_SKIPS = {
     "CKV_AWS_272": "No code signing: zips are deployed from local files pinned by source_code_hash; signing "
     "needs an S3 upload + AWS Signer job (not part of this offline build)",
 }
+UNRESERVED_REASON = (
+    "Reserved concurrency is opt-in (functions.*.reserved_concurrency): Lambda rejects any reservation on "
+    "accounts at the default limit of 10 concurrent executions, and the scaling policy's cooldown and "
+    "incident budget, not concurrency, bound what the agent can change"
+)
 SYNC_ONLY_DLQ_REASON = (
     "Invoked synchronously by Bedrock (RequestResponse); a Lambda DLQ applies only to asynchronous "
     "invocations, and the agent gets the error body instead"
@@ -47,8 +52,8 @@ class OpsAgentFunction(Construct):
 
     Gets: log group ``/aws/lambda/<function>`` (retention + CMK, created before the function so
     Lambda never creates an unencrypted one), a role with only ``statements`` plus logging to its
-    own group, X-Ray and decrypt on the CMK; Active tracing; reserved concurrency; environment
-    encrypted with the CMK.
+    own group, X-Ray and decrypt on the CMK; Active tracing; reserved concurrency only when configured
+    (opt-in); environment encrypted with the CMK.
 
     What the code may use is added with :meth:`grant` (statements and environment variables together),
     before or after anything else in the stack is built."""
@@ -126,6 +131,8 @@ class OpsAgentFunction(Construct):
             checkov_skip(self.function, check_id, reason)
         if not dead_letter_arn:
             checkov_skip(self.function, "CKV_AWS_116", SYNC_ONLY_DLQ_REASON)
+        if settings.reserved_concurrency is None:
+            checkov_skip(self.function, "CKV_AWS_115", UNRESERVED_REASON)
         self.grant(*grants)
 
     def grant(self, *grants: Grant) -> None:

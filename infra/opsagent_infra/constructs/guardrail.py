@@ -64,9 +64,15 @@ def guardrail_fingerprint() -> str:
 
 
 class AgentGuardrail(Construct):
-    def __init__(self, scope: Construct, id_: str, *, name: str, key: EncryptionKey):
+    """``agent_release``: a fingerprint of everything ``UpdateAgent`` sends (see
+    ``constructs/agent.py``, "guardrail immunity"). It is part of the version's description, so every
+    change to the agent re-cuts the version, the agent's ``guardrail_configuration`` changes with it,
+    and the provider cannot leave the guardrail out of that UpdateAgent call."""
+
+    def __init__(self, scope: Construct, id_: str, *, name: str, key: EncryptionKey, agent_release: str = ""):
         super().__init__(scope, id_)
         self.fingerprint = guardrail_fingerprint()
+        self.agent_release = agent_release
         self.guardrail = AwsGuardrail(
             self,
             "guardrail",
@@ -108,17 +114,23 @@ class AgentGuardrail(Construct):
                 )
             ],
         )
-        # A guardrail version is immutable; the description carries the config fingerprint and is
-        # RequiresReplace in the provider, so a changed guardrail gets a new version (the old one is
-        # kept: skip_destroy, older agent versions may still reference it).
+        # A guardrail version is immutable; the description carries the config fingerprint and the
+        # agent release and is RequiresReplace in the provider, so a changed guardrail *or agent* gets a
+        # new version (the old one is kept: skip_destroy, older agent versions may still reference it;
+        # see infra/README.md for the versions-per-guardrail quota).
         self.version = AwsGuardrailVersion(
             self,
             "version",
             guardrail_arn=self.guardrail.guardrail_arn,
-            description=f"config {self.fingerprint}",
+            description=self.version_description,
             skip_destroy=True,
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
+
+    @property
+    def version_description(self) -> str:
+        agent = f" agent {self.agent_release}" if self.agent_release else ""
+        return f"config {self.fingerprint}{agent}"
 
     @property
     def arn(self) -> str:

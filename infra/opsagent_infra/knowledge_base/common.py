@@ -28,6 +28,8 @@ _CHECKOV_FUNCTION_SKIPS = {
     "CKV_AWS_116": "Invoked synchronously once per apply by aws_lambda_invocation; a DLQ only applies to "
     "asynchronous invocations and Terraform receives the error instead",
     "CKV_AWS_272": "No code signing: the zip is deployed from a local build pinned by source_code_hash",
+    "CKV_AWS_115": "Invoked once per apply by Terraform; no reservation, because Lambda rejects any "
+    "reservation on accounts at the default limit of 10 concurrent executions",
 }
 _CHECKOV_BUCKET_SKIPS = {
     "CKV_AWS_18": "Runbook documents only (no customer data); object changes are versioned and visible in "

@@ -77,7 +77,6 @@ class IndexBootstrap:
                                 actions=(
                                     "ec2:CreateNetworkInterface",
                                     "ec2:DeleteNetworkInterface",
-                                    "ec2:DescribeNetworkInterfaces",
                                     "ec2:AssignPrivateIpAddresses",
                                     "ec2:UnassignPrivateIpAddresses",
                                 ),
@@ -86,7 +85,14 @@ class IndexBootstrap:
                                     f"arn:{partition}:ec2:{region}:{account_id}:subnet/*",
                                     f"arn:{partition}:ec2:{region}:{account_id}:security-group/*",
                                 ),
-                            )
+                            ),
+                            # Lambda validates a VPC function with these two reads, which have no
+                            # resource-level permissions: they only work on "*" (read-only)
+                            Statement(
+                                sid="VpcDescribeReads",
+                                actions=("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"),
+                                resources=("*",),
+                            ),
                         ]
                         if private_network
                         else []
@@ -109,7 +115,6 @@ class IndexBootstrap:
             source_code_hash=zip_base64sha256(zip_path),
             memory_size=256,
             timeout=600,
-            reserved_concurrent_executions=1,
             tracing_config=AwsFunction.TracingConfigProperty(mode="Active"),
             environment=AwsFunction.EnvironmentProperty(variables={"POWERTOOLS_LOG_LEVEL": "INFO"}),
             kms_key_arn=kms_key_arn,
