@@ -84,7 +84,7 @@ verify: $(STAMP) ## after apply: fail if the served agent/alias/version lacks th
 kb-sync: $(STAMP) ## upload changed runbooks and run a knowledge-base ingestion job
 	$(PY) -m tools.kb_sync --env $(ENV)
 
-schemas: $(STAMP) ## regenerate schemas/*.json from the resolver apps
+schemas: $(STAMP) ## regenerate schemas/ (OpenAPI, MCP tool lists, Converse toolSpecs) from the catalogue
 	$(PY) -m tools.gen_schemas
 
 bench: build ## print cold-start, list-pods and synth figures

@@ -16,12 +16,14 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from opsagent import catalogue
+
 OPENAPI_VERSION = "3.0.0"
 MAX_APIS_PER_AGENT = 11
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 OPERATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SCALAR_TYPES = {"string", "integer", "number", "boolean"}
-MUTATING_OPERATIONS_REQUIRE_CONFIRMATION = {"scaleDeployment"}
+MUTATING_OPERATIONS_REQUIRE_CONFIRMATION = {t.name for t in catalogue.TOOLS if t.confirmation}
 # Schema keywords whose values are maps of name -> schema (the names are not keywords).
 _SCHEMA_MAPS = ("properties", "patternProperties", "definitions", "$defs")
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")

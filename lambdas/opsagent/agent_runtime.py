@@ -44,6 +44,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from opsagent import catalogue
 from opsagent.errors import OpsAgentError
 
 SESSION_ID = re.compile(r"^[0-9a-zA-Z._:-]{2,100}$")
@@ -65,19 +66,8 @@ DENIED_BY_PERSON = (
     "values; state it as a proposal (from -> to, evidence, undo) in your answer."
 )
 
-#: The fixed API (CONTRACTS.md): (method, apiPath template) -> operationId. Traces carry no operationId.
-OPERATIONS: dict[tuple[str, str], str] = {
-    ("GET", "/namespaces/{namespace}/pods"): "listPods",
-    ("GET", "/namespaces/{namespace}/pods/{pod}"): "describePod",
-    ("GET", "/namespaces/{namespace}/pods/{pod}/logs"): "getPodLogs",
-    ("GET", "/metrics"): "queryMetric",
-    ("GET", "/alarms"): "listActiveAlarms",
-    ("GET", "/namespaces/{namespace}/deployments/{deployment}"): "getDeployment",
-    ("POST", "/namespaces/{namespace}/deployments/{deployment}/scale"): "scaleDeployment",
-    ("POST", "/tickets"): "createTicket",
-    ("GET", "/tickets"): "searchTickets",
-    ("POST", "/tickets/{ticket_id}/comments"): "addTicketComment",
-}
+#: (method, apiPath template) -> operationId, from the catalogue. Traces carry no operationId.
+OPERATIONS: dict[tuple[str, str], str] = {(t.method, t.path): t.name for t in catalogue.TOOLS}
 
 REASONS = (
     "throttling",

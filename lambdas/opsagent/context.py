@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-Trigger = Literal["console", "cli", "alarm", "drill", "test"]
+Trigger = Literal["console", "cli", "alarm", "drill", "test", "gateway"]
 
 
 class CallContext(BaseModel):
@@ -27,7 +27,7 @@ class CallContext(BaseModel):
         agent = event.get("agent") or {}
         session_id = str(event.get("sessionId") or "unknown-session")
         trigger = attrs.get("trigger", "console")
-        if trigger not in ("console", "cli", "alarm", "drill", "test"):
+        if trigger not in ("console", "cli", "alarm", "drill", "test", "gateway"):
             trigger = "console"
         return cls(
             incident_id=str(attrs.get("incident_id") or session_id)[:256],

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from opsagent import catalogue
 from opsagent.runbooks import MUTATING_OPERATIONS, metadata_path, validate_metadata
 from opsagent.runbooks.__main__ import check
 from opsagent.runbooks.catalog import check_runbook
@@ -39,20 +40,10 @@ def test_ids_unique_and_equal_to_file_names(runbooks):
 
 
 def test_catalog_is_the_fixed_api(operation_catalog):
-    assert set(operation_catalog) == {
-        "listPods",
-        "describePod",
-        "getPodLogs",
-        "queryMetric",
-        "listActiveAlarms",
-        "getDeployment",
-        "scaleDeployment",
-        "createTicket",
-        "searchTickets",
-        "addTicketComment",
-    }
-    # the runtime guard agrees with the schemas about what mutates
-    assert {k for k, v in operation_catalog.items() if v.mutating} == set(MUTATING_OPERATIONS)
+    assert set(operation_catalog) == {t.name for t in catalogue.TOOLS}
+    # the runtime guard and the schemas agree with the catalogue about what mutates
+    mutations = {t.name for t in catalogue.TOOLS if t.mutation}
+    assert {k for k, v in operation_catalog.items() if v.mutating} == set(MUTATING_OPERATIONS) == mutations
 
 
 @pytest.mark.parametrize("path", RUNBOOK_FILES, ids=lambda p: p.stem)

@@ -1,9 +1,9 @@
 """Where the policy generator gets the gateway's tools from.
 
-Interim source until the tool catalogue (issue 12 item 1) lands: the generated, drift-tested Bedrock
-OpenAPI documents in ``schemas/`` — each operation becomes one MCP tool whose input is its path and
-query parameters plus its request-body properties, flat (the Gateway's Lambda event *is* the
-arguments). The target of a tool is its action group (one gateway target per action group).
+The source is the tool catalogue (``opsagent.catalogue``): each operation is one MCP tool whose input
+is its path, query and body parameters, flat (the Gateway's Lambda event *is* the arguments); its
+target is its action group (one gateway target per action group). :func:`tools_from_openapi` reads
+the same from the generated Bedrock documents in ``schemas/``; a test checks the two agree.
 """
 
 from __future__ import annotations
@@ -60,8 +60,19 @@ def tools_from_openapi(documents: Mapping[str, Mapping[str, Any]]) -> list[Gatew
     return tools
 
 
-def default_tools(schemas_dir: Path = SCHEMAS_DIR) -> list[GatewayTool]:
-    """The tools of this checkout (``schemas/*.json``)."""
+def default_tools() -> list[GatewayTool]:
+    """The tools of the catalogue, in the order :func:`tools_from_openapi` yields them."""
+    from opsagent import catalogue
+
+    tools = [
+        GatewayTool(target=t.group, name=t.name, input_schema=t.input_schema(), mutating=t.mutation)
+        for t in catalogue.TOOLS
+    ]
+    return sorted(tools, key=lambda t: t.target)
+
+
+def openapi_tools(schemas_dir: Path = SCHEMAS_DIR) -> list[GatewayTool]:
+    """The tools as the committed ``schemas/*.json`` describe them (for the agreement test)."""
     documents = {path.stem: json.loads(path.read_text()) for path in sorted(schemas_dir.glob("*.json"))}
     if not documents:
         raise FileNotFoundError(f"no OpenAPI documents in {schemas_dir}")

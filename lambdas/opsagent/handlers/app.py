@@ -22,7 +22,9 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import BedrockAgentResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from opsagent import catalogue
 from opsagent.errors import OpsAgentError
+from opsagent.handlers import envelope
 from opsagent.tracing import build_tracer, traced
 
 # Bedrock puts the tool result into the model's context; anything bigger than this is a bug.
@@ -85,6 +87,19 @@ def build_resolver() -> BedrockAgentResolver:
     return app
 
 
+def operation(app: BedrockAgentResolver, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a route from its catalogue entry: rule, verb, operationId, description, confirmation."""
+    t = catalogue.tool(name)
+    register = app.get if t.method == "GET" else app.post
+    extensions = {"x-requireConfirmation": "ENABLED"} if t.confirmation else None
+    return register(t.rule, description=t.description, operation_id=t.name, openapi_extensions=extensions)
+
+
+def doc(name: str, param: str) -> str:
+    """A parameter's description from the catalogue (what the model reads)."""
+    return catalogue.tool(name).param(param).description
+
+
 def build_lambda_handler(app: BedrockAgentResolver, *, service: str) -> Callable[[dict, Any], dict]:
     """The Lambda entry point for one action group."""
     # Nothing global is set here: the trigger imports every action-group module into one process.
@@ -92,7 +107,16 @@ def build_lambda_handler(app: BedrockAgentResolver, *, service: str) -> Callable
 
     @logger.inject_lambda_context(correlation_id_path="sessionId", clear_state=True)
     @metrics.log_metrics
-    def handler(event: dict, context: Any) -> dict:
+    def handler(event: Any, context: Any) -> dict:
+        custom = envelope.gateway_custom(context)
+        if custom is not None:
+            return _gateway(app, service, event, context, custom)
+        problem = envelope.bedrock_problem(event)
+        if problem is not None:
+            logger.warning("malformed envelope", extra={"problem": problem})
+            metrics.add_metric(name="Error_invalid_envelope", unit="Count", value=1)
+            return envelope.bedrock_response(event, action_group=service, status=400, body=_invalid(problem))
+        event = envelope.normalized(event, action_group=service)
         logger.append_keys(
             action_group=service,
             api_path=event.get("apiPath"),
@@ -122,3 +146,43 @@ def _bounded(result: dict) -> dict:
                 }
             )
     return result
+
+
+def _invalid(problem: str) -> dict[str, Any]:
+    return {"error": "invalid_input", "message": f"malformed request: {problem}", "retryable": False}
+
+
+def _gateway(app: BedrockAgentResolver, service: str, arguments: Any, context: Any, custom: dict) -> dict:
+    """One AgentCore Gateway Lambda-target call: the arguments become the Bedrock event the same
+    resolver answers; the answer is plain JSON (the tool's body, or the error shape)."""
+    try:
+        tool, event = envelope.gateway_to_bedrock(arguments, custom, group=service)
+    except envelope.EnvelopeError as exc:
+        unknown = str(exc).startswith(("unknown tool", "tool "))
+        status = 404 if unknown else 400
+        logger.warning(
+            "gateway call refused",
+            extra={"problem": str(exc), "tool": custom.get("bedrockAgentCoreToolName")},
+        )
+        body = (
+            {"error": "unknown_operation", "message": str(exc), "retryable": False}
+            if unknown
+            else _invalid(str(exc))
+        )
+        return envelope.gateway_result(status, body)
+    logger.append_keys(
+        action_group=service,
+        front_door="gateway",
+        tool=tool.name,
+        gateway_id=custom.get("bedrockAgentCoreGatewayId"),
+        target_id=custom.get("bedrockAgentCoreTargetId"),
+        incident_id=event["sessionAttributes"]["incident_id"],
+    )
+    result = _bounded(app.resolve(event, context))
+    response = result["response"]
+    raw = response["responseBody"]["application/json"]["body"]
+    try:
+        body = json.loads(raw)
+    except (TypeError, ValueError):
+        body = {"error": "internal_error", "message": "the tool answered with a non-JSON body"}
+    return envelope.gateway_result(int(response["httpStatusCode"]), body)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from opsagent.handlers.app import build_lambda_handler, build_resolver
+from opsagent.handlers.app import build_lambda_handler, build_resolver, operation
 from opsagent.metrics.dimensions import parse_dimensions
 from opsagent.metrics.models import (
     DEFAULT_MINUTES,
@@ -25,18 +25,7 @@ from opsagent.metrics.models import (
 app = build_resolver()
 
 
-@app.get(
-    "/metrics",
-    operation_id="queryMetric",
-    description=(
-        "Read one CloudWatch metric over the last N minutes: summary (min, max, avg, last, first/last "
-        "timestamps, trend rising/falling/flat) plus up to 30 downsampled points. Give the metric's complete "
-        "set of dimensions. For EKS Container Insights use metric_namespace=ContainerInsights with the "
-        "namespace and workload shortcuts (e.g. pod_cpu_utilization, pod_memory_utilization, "
-        "pod_number_of_container_restarts); ClusterName is filled in automatically. No data is not an "
-        "error: the answer then says which dimension sets exist."
-    ),
-)
+@operation(app, "queryMetric")
 def query_metric(
     metric_namespace: Annotated[
         str,
@@ -113,15 +102,7 @@ def query_metric(
     return run(query)
 
 
-@app.get(
-    "/alarms",
-    operation_id="listActiveAlarms",
-    description=(
-        "List CloudWatch alarms currently in ALARM (metric and composite), most recent first: name, "
-        "since when, state reason, and what each watches (metric with dimensions ready for queryMetric, "
-        "metric math expression, or composite rule). At most 20 by default; 'omitted' counts the rest."
-    ),
-)
+@operation(app, "listActiveAlarms")
 def list_active_alarms(
     name_prefix: Annotated[
         str,

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, Field
 
 from opsagent.context import CallContext
-from opsagent.handlers.app import build_lambda_handler, build_resolver
+from opsagent.handlers.app import build_lambda_handler, build_resolver, operation
 from opsagent.tickets import service
 from opsagent.tickets.models import CommentResult, SearchResult, TicketResult
 
@@ -44,24 +44,13 @@ class CommentBody(BaseModel):
     comment: str = Field(description="Comment text (update, finding or action taken), at most 16 KB.")
 
 
-@app.post(
-    "/tickets",
-    description="Open an incident ticket. If an open ticket with the same fingerprint exists, adds the text "
-    "as a comment to it instead and returns deduplicated=true with that ticket's id. Search first when "
-    "unsure. Returns the ticket id, url and status.",
-    operation_id="createTicket",
-)
+@operation(app, "createTicket")
 def create_ticket(body: Annotated[CreateTicketBody, Body(embed=False)]) -> TicketResult:
     ctx = CallContext.from_bedrock_event(app.current_event.raw_event)
     return service.create_ticket(ctx, body.model_dump())
 
 
-@app.get(
-    "/tickets",
-    description="Search incident tickets by service and/or fingerprint (at least one). Open tickets only "
-    "unless include_closed is true; newest first; at most limit results (default 10, max 25).",
-    operation_id="searchTickets",
-)
+@operation(app, "searchTickets")
 def search_tickets(
     service_name: Annotated[
         str,
@@ -87,12 +76,7 @@ def search_tickets(
     )
 
 
-@app.post(
-    "/tickets/<ticket_id>/comments",
-    description="Add a comment to an existing ticket (an update, a finding, an action taken). Use the id "
-    "returned by createTicket or searchTickets.",
-    operation_id="addTicketComment",
-)
+@operation(app, "addTicketComment")
 def add_ticket_comment(
     ticket_id: Annotated[
         str,

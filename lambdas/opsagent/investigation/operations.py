@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from opsagent import catalogue
 from opsagent.context import CallContext
 from opsagent.errors import InvalidInput
 
@@ -48,42 +49,17 @@ class OperationSpec(BaseModel):
         return re.findall(r"\{(\w+)\}", self.api_path)
 
 
-# The fixed API of CONTRACTS.md (10 operations). tests/investigation checks it against the schemas and
-# the resolver apps. Every POST changes state; its requestBody carries the listed properties.
-_API: tuple[tuple[str, str, Literal["GET", "POST"], str, tuple[str, ...]], ...] = (
-    ("listPods", "pods", "GET", "/namespaces/{namespace}/pods", ()),
-    ("describePod", "pods", "GET", "/namespaces/{namespace}/pods/{pod}", ()),
-    ("getPodLogs", "pods", "GET", "/namespaces/{namespace}/pods/{pod}/logs", ()),
-    ("queryMetric", "metrics", "GET", "/metrics", ()),
-    ("listActiveAlarms", "metrics", "GET", "/alarms", ()),
-    ("getDeployment", "scaling", "GET", "/namespaces/{namespace}/deployments/{deployment}", ()),
-    (
-        "scaleDeployment",
-        "scaling",
-        "POST",
-        "/namespaces/{namespace}/deployments/{deployment}/scale",
-        ("replicas", "reason", "dry_run"),
-    ),
-    (
-        "createTicket",
-        "tickets",
-        "POST",
-        "/tickets",
-        ("title", "description", "severity", "service", "fingerprint"),
-    ),
-    ("searchTickets", "tickets", "GET", "/tickets", ()),
-    ("addTicketComment", "tickets", "POST", "/tickets/{ticket_id}/comments", ("comment",)),
-)
+# The catalogue's operations (opsagent.catalogue). A POST's requestBody carries its body parameters.
 OPERATIONS: dict[str, OperationSpec] = {
-    op: OperationSpec(
-        operation_id=op,
-        action_group=group,
-        method=method,
-        api_path=path,
-        mutating=method == "POST",
-        body=body,
+    t.name: OperationSpec(
+        operation_id=t.name,
+        action_group=t.group,
+        method=t.method,
+        api_path=t.path,
+        mutating=t.mutation,
+        body=tuple(p.name for p in t.params_in("body")),
     )
-    for op, group, method, path, body in _API
+    for t in catalogue.TOOLS
 }
 READ_ONLY = frozenset(k for k, v in OPERATIONS.items() if not v.mutating)
 _BY_ROUTE = {(s.action_group, s.api_path): s for s in OPERATIONS.values()}

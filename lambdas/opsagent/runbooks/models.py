@@ -13,13 +13,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from opsagent import catalogue
+
 # Placeholders a template may use; the values come from the alarm (see ``opsagent.investigation``).
 FACT_PLACEHOLDERS: frozenset[str] = frozenset(
     {"namespace", "workload", "cluster", "pod", "alarm_name", "metric_namespace", "metric_name", "dimensions"}
 )
-# Operations that change something: never allowed as a step (only as a proposal). The schema
-# validation test checks the same thing against schemas/*.json; this is the runtime guard.
-MUTATING_OPERATIONS: frozenset[str] = frozenset({"scaleDeployment", "createTicket", "addTicketComment"})
+# Operations that change something (the catalogue's mutations): never allowed as a step (only as a
+# proposal). The schema validation test checks the same thing against schemas/*.json; this is the
+# runtime guard.
+MUTATING_OPERATIONS: frozenset[str] = frozenset(t.name for t in catalogue.TOOLS if t.mutation)
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _OPERATION_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
