@@ -52,7 +52,6 @@ def aws():
 # test needs goes under pytest's tmp_path (``pytest-of-<user>``, pruned by pytest itself); anything else
 # new in the temp directory at the end of the session fails the run, naming the entries.
 
-_TMP_BEFORE: set[str] = set()
 _TMP_IGNORED_PREFIXES = (
     "pytest-of-",  # pytest's own basetemp (tmp_path / tmp_path_factory)
     "jsii-kernel-",  # the jsii runtime's kernel directory (infra synth), removed when its node exits
@@ -60,40 +59,52 @@ _TMP_IGNORED_PREFIXES = (
 )
 
 
+def _private_tmpdir() -> str:
+    """One temp directory for this session (and its subprocesses and xdist workers, via TMPDIR), so the
+    check below sees only what the suite made: the machine's shared /tmp is written by anything else
+    that runs meanwhile. Removed at interpreter exit, after jsii's own atexit cleanup (atexit runs
+    handlers last-registered-first and this module is imported before jsii)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    inherited = os.environ.get("OPSAGENT_TEST_TMPDIR")
+    if inherited and os.path.isdir(inherited):
+        path = inherited
+    else:
+        path = tempfile.mkdtemp(prefix="opsagent-tests-")
+        os.environ["OPSAGENT_TEST_TMPDIR"] = path
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+    os.environ["TMPDIR"] = path
+    tempfile.tempdir = path
+    return path
+
+
+_TMPDIR = _private_tmpdir()
+
+
 def _removed_at_exit(name: str) -> bool:
     """The jsii runtime's own TemporaryDirectory (its embedded ``jsii-runtime.js``), which jsii deletes
     in an atexit hook, after this check runs."""
-    import tempfile
-
-    return os.path.isfile(os.path.join(tempfile.gettempdir(), name, "bin", "jsii-runtime.js"))
+    return os.path.isfile(os.path.join(_TMPDIR, name, "bin", "jsii-runtime.js"))
 
 
 def _tmp_entries() -> set[str]:
-    import tempfile
-
     try:
-        return set(os.listdir(tempfile.gettempdir()))
+        return set(os.listdir(_TMPDIR))
     except OSError:
         return set()
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _TMP_BEFORE.update(_tmp_entries())
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(session.config, "workerinput"):  # an xdist worker: the controller checks once
         return
-    import tempfile
-
     left = sorted(
-        e
-        for e in _tmp_entries() - _TMP_BEFORE
-        if not e.startswith(_TMP_IGNORED_PREFIXES) and not _removed_at_exit(e)
+        e for e in _tmp_entries() if not e.startswith(_TMP_IGNORED_PREFIXES) and not _removed_at_exit(e)
     )
     if left:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        message = f"the test session left {len(left)} entr(y/ies) in {tempfile.gettempdir()}: {left}"
+        message = f"the test session left {len(left)} entr(y/ies) in its temp directory: {left}"
         if reporter is not None:
             reporter.write_line(f"ERROR: {message}", red=True)
         if session.exitstatus == 0:

@@ -206,17 +206,26 @@ class AuditTrail:
         before: dict[str, Any] | None = None,
         after: dict[str, Any] | None = None,
         undo: str | None = None,
+        reserved: tuple[str, str] | None = None,
     ) -> AuditRecord:
         """Write one record and return it. Raises InvalidInput for an unknown decision and
-        UpstreamUnavailable (retryable) if DynamoDB cannot be written."""
+        UpstreamUnavailable (retryable) if DynamoDB cannot be written.
+
+        ``reserved``: ``(audit_id, at)`` from :meth:`reserve_id`, decided before the action (an
+        intent record carries it). Writing it twice is harmless: the second write finds the record
+        and returns, so a take-over that recovers an attempt never doubles its record."""
         if decision not in DECISIONS:
             raise InvalidInput(
                 f"unknown audit decision {decision!r}; use one of {sorted(DECISIONS)}", field="decision"
             )
         if not operation or len(operation) > 64:
             raise InvalidInput("audit operation must be an operationId (1-64 chars)", field="operation")
-        moment = _now()
-        seq = new_ulid()
+        if reserved is not None:
+            seq, stamp = reserved
+            moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        else:
+            moment = _now()
+            seq = new_ulid()
         params_json = _encode(parameters or {})
         before_json, after_json = _encode(before), _encode(after)
         rec = AuditRecord(
@@ -269,10 +278,18 @@ class AuditTrail:
                 ConditionExpression="attribute_not_exists(sk)",  # never overwrite history
             )
         except Exception as exc:  # botocore errors; imported lazily to keep this module light
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            if reserved is not None and code == "ConditionalCheckFailedException":
+                return rec  # written by an earlier attempt under the same reserved id
             raise UpstreamUnavailable(
                 f"could not write the audit record: {type(exc).__name__}", dependency="dynamodb:audit"
             ) from exc
         return rec
+
+    @staticmethod
+    def reserve_id() -> tuple[str, str]:
+        """An (audit_id, at) to write later with ``record(..., reserved=...)``."""
+        return new_ulid(), _stamp(_now())
 
     def for_incident(self, incident_id: str, *, limit: int = 1000) -> list[AuditRecord]:
         """The incident's records, oldest first (at most ``limit``)."""

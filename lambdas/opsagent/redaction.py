@@ -32,8 +32,12 @@ Two steps, always in this order:
    Keys must *end* in the sensitive word (``db_password`` yes, ``password_reset_count`` and
    ``max_tokens`` no; ``SECRET_KEY_BASE`` is the one suffix allowed). For the prose-prone
    ``key: value`` and ``--flag value`` forms, a plain lowercase word from a short list
-   (``token: expired``, ``password: required``) is left alone. A ``key: value`` value ends at the
-   first space (``password: two words`` keeps ``words``): quote it, or it is prose.
+   (``token: expired``, ``password: required``) is left alone. A ``key: value`` value runs to the
+   end of the line (``password: correct horse battery``) and may start on the next, indented line;
+   ``*_PASS``/``*-PASS`` keys, Azure ``AccountKey=``/``SharedAccessKey=``/SAS ``sig=``, URL-encoded
+   ``password%3D...`` and the single-dash password flags of mysql/sshpass/redis-cli (``-pX``,
+   ``-p X``, ``-a X``, only after the command name) are covered too; EKS ``k8s-aws-v1.`` tokens are
+   ``known_token``.
 
 The functions are pure and import nothing beyond ``re``; callers report the counts.
 """
@@ -115,13 +119,14 @@ _KNOWN_TOKEN = re.compile(
     r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|xox[abposr]-[A-Za-z0-9-]{10,}"
     r"|sk_live_[A-Za-z0-9]{16,}|rk_live_[A-Za-z0-9]{16,}|xapp-\d+-[A-Za-z0-9-]{10,}"
     r"|glpat-[A-Za-z0-9_-]{20,}|AIza[0-9A-Za-z_-]{35}|ya29\.[0-9A-Za-z_-]{20,}"
-    r"|npm_[A-Za-z0-9]{36}|sk-(?:proj|ant|svcacct)-[A-Za-z0-9_-]{20,})"
+    r"|npm_[A-Za-z0-9]{36}|k8s-aws-v1\.[A-Za-z0-9_=-]{20,}|sk-(?:proj|ant|svcacct)-[A-Za-z0-9_-]{20,})"
 )
 _SLACK_WEBHOOK = re.compile(r"(?P<key>\bhooks\.slack\.com/services/)(?P<value>[A-Za-z0-9/_-]{20,})")
 _SENSITIVE = (
     r"(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|"
     r"private[_-]?key|client[_-]?secret|credentials?|secret[_-]?key(?:[_-]?base)?|"
-    r"(?:signing|encryption|master)[_-]?key|signature)"
+    r"(?:signing|encryption|master)[_-]?key|signature|"
+    r"(?:account|shared[_-]?access)[_-]?key|(?<=[_.-])pass)"
 )
 # A key: optional quote, word chars/dots/dashes, ending in a sensitive word (no word char after).
 # Bounded prefix: no quadratic backtracking on long dotted runs.
@@ -130,12 +135,18 @@ _ASSIGN_QUOTED = re.compile(
     rf"(?P<key>(?<![A-Za-z0-9_.-]){_KEY}\s*[:=]\s*)(?P<vq>[\"'])(?P<value>(?:\\.|(?!(?P=vq)).){{1,512}}?)(?P=vq)",
     re.IGNORECASE,
 )
+# A value may continue on the next line: `password:\n  value`, `password = \\\n  value` (never a
+# YAML key on the next line: `password:\n  valueFrom:` is structure, not a secret).
+_NEXT_LINE = r"(?:\\?\r?\n[ \t]+(?![^\s:]*:(?:\s|$)))?"
 _ASSIGN_EQUALS = re.compile(
-    rf"(?P<key>(?<![A-Za-z0-9_.-]){_KEY}\s*=\s*)(?P<value>[^\s\"',;&}}\])]{{1,512}})",
+    rf"(?P<key>(?<![A-Za-z0-9_.-]){_KEY}[ \t]*=[ \t]*{_NEXT_LINE})(?P<value>[^\s\"',;&}}\])]{{1,512}})",
     re.IGNORECASE,
 )
+# `key: value`: the value runs to the end of the line (`password: correct horse battery`), unless
+# its first word is prose (`token: expired at 10:00`); `,` `}` `]` and quotes end it (inline JSON/YAML).
 _ASSIGN_COLON = re.compile(
-    rf"(?P<key>(?<![A-Za-z0-9_.-]){_KEY}[ \t]?:[ \t]*)(?P<value>[^\s\"',}}\]]{{1,512}})",
+    rf"(?P<key>(?<![A-Za-z0-9_.-]){_KEY}[ \t]?:[ \t]*{_NEXT_LINE})"
+    rf"(?P<value>[^\s\"',}}\]](?:[^\r\n\"',}}\]]{{0,511}}[^\s\"',}}\]])?)",
     re.IGNORECASE,
 )
 # Command lines: `--password hunter2`, `--client-secret x` (a following `--flag` is not a value).
@@ -143,6 +154,21 @@ _CLI_FLAG = re.compile(
     rf"(?P<key>(?<![A-Za-z0-9_.-])--(?:[A-Za-z0-9]+-){{0,4}}{_SENSITIVE}[ \t]+)"
     rf"(?P<value>(?!-)[^\s\"']{{1,512}})",
     re.IGNORECASE,
+)
+# URL-encoded forms (`user%3Dbob%26password%3Dx`, `password%3Dx`): the value ends at the next
+# encoded separator (`%26` `&`) or whitespace.
+_ASSIGN_URLENCODED = re.compile(
+    rf"(?P<key>(?:(?<=%26)|(?<=%3F)|(?<=%3f)|(?<![A-Za-z0-9_.-])){_KEY}%3D)(?P<value>(?:(?!%26)[^\s&\"'])"
+    rf"{{1,512}})",
+    re.IGNORECASE,
+)
+# Azure SAS query/connection-string signatures (`sig=...`, `SharedAccessSignature=...`).
+_SAS_SIGNATURE = re.compile(r"(?P<key>(?:[?&;]|\b)sig=)(?P<value>[A-Za-z0-9%+/=]{8,})", re.IGNORECASE)
+# Single-dash password flags of well-known clients: `mysql -psecret` / `-p secret`, `sshpass -p x`,
+# `redis-cli -a x`. Only after the command name: `kubectl logs -p pod`, `ls -a` are not secrets.
+_SHORT_FLAG = re.compile(
+    r"(?P<key>\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump|sshpass|redis-cli|keydb-cli)\b"
+    r"[^\r\n|;&]{0,200}?(?<!\S)-(?:p|a)[ \t]?)(?P<value>(?!-)[^\s\"']{1,512})"
 )
 # `token: expired`, `password: required` ... are prose, not secrets.
 _PROSE_VALUES = frozenset(
@@ -224,9 +250,12 @@ def redact(text: str) -> Redacted:
     text = _AWS_KEY_ID.sub(whole("aws_access_key_id"), text)
     text = _KNOWN_TOKEN.sub(whole("known_token"), text)
     text = _SLACK_WEBHOOK.sub(value_only("known_token"), text)
+    text = _ASSIGN_URLENCODED.sub(value_only("credential_assignment", _is_literal), text)
+    text = _SAS_SIGNATURE.sub(value_only("credential_assignment"), text)
+    text = _SHORT_FLAG.sub(value_only("credential_assignment"), text)
     text = _ASSIGN_QUOTED.sub(value_only("credential_assignment", _is_literal), text)
     text = _ASSIGN_EQUALS.sub(value_only("credential_assignment", _is_literal), text)
-    text = _ASSIGN_COLON.sub(value_only("credential_assignment", _is_prose), text)
+    text = _ASSIGN_COLON.sub(value_only("credential_assignment", _first_word_is_prose), text)
     text = _CLI_FLAG.sub(value_only("credential_assignment", _is_prose), text)
     return Redacted(text, counts)
 

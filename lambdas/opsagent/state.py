@@ -65,6 +65,9 @@ class IdemOutcome:
     token: str | None = None  # acquired: our token; completed: the token of the record
     response: str | None = None  # completed: the stored JSON
     in_progress_until: float | None = None
+    # acquired by taking over an expired attempt: the intent that attempt wrote before its change
+    # (see :meth:`StateStore.idem_intent`), so the new holder can tell whether it landed
+    previous_intent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -204,22 +207,37 @@ class StateStore:
             if take_over_token:
                 condition += " OR (#s = :done AND #t = :seen)"
                 values.update({":done": {"S": COMPLETED}, ":seen": {"S": take_over_token}})
-            if self._write(
-                "put_item",
-                Item={
-                    "pk": {"S": pk},
-                    "sk": {"S": "idem"},
-                    "status": {"S": IN_PROGRESS},
-                    "token": {"S": token},
-                    "in_progress_until": {"N": repr(now + lease_seconds)},
-                    "expires_at": {"N": str(int(now + ttl_seconds))},
-                    "description": {"S": description[:500]},
-                },
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#s": "status", **({"#t": "token"} if take_over_token else {})},
-                ExpressionAttributeValues=values,
-            ):
-                return IdemOutcome("acquired", token=token)
+            try:
+                old = (
+                    self._call(
+                        "put_item",
+                        Item={
+                            "pk": {"S": pk},
+                            "sk": {"S": "idem"},
+                            "status": {"S": IN_PROGRESS},
+                            "token": {"S": token},
+                            "in_progress_until": {"N": repr(now + lease_seconds)},
+                            "expires_at": {"N": str(int(now + ttl_seconds))},
+                            "description": {"S": description[:500]},
+                        },
+                        ConditionExpression=condition,
+                        ExpressionAttributeNames={
+                            "#s": "status",
+                            **({"#t": "token"} if take_over_token else {}),
+                        },
+                        ExpressionAttributeValues=values,
+                        ReturnValues="ALL_OLD",
+                    ).get("Attributes")
+                    or {}
+                )
+            except Exception as exc:
+                if not _is_conditional_failure(exc):
+                    raise
+            else:
+                intent = None
+                if old.get("status", {}).get("S") == IN_PROGRESS and "intent" in old:
+                    intent = old["intent"]["S"]  # an attempt that died (or gave up) after its intent
+                return IdemOutcome("acquired", token=token, previous_intent=intent)
             item = self._get(pk, "idem")
             if item is None:
                 continue  # abandoned in between: try again
@@ -233,7 +251,7 @@ class StateStore:
         return self._write(
             "update_item",
             Key={"pk": {"S": self.idem_pk(scope, key)}, "sk": {"S": "idem"}},
-            UpdateExpression="SET #s = :done, #r = :resp, expires_at = :exp REMOVE in_progress_until",
+            UpdateExpression="SET #s = :done, #r = :resp, expires_at = :exp REMOVE in_progress_until, intent",
             ConditionExpression="#t = :token",
             ExpressionAttributeNames={"#s": "status", "#r": "response", "#t": "token"},
             ExpressionAttributeValues={
@@ -242,6 +260,35 @@ class StateStore:
                 ":exp": {"N": str(int(self.clock() + ttl_seconds))},
                 ":token": {"S": token},
             },
+        )
+
+    def idem_intent(self, scope: str, key: str, token: str, intent: str) -> bool:
+        """Store what we are about to change (JSON: before, target, undo, reservation) under our
+        lease, *before* changing it. False if the lease was lost. A holder that dies after the change
+        leaves it for the next holder (:attr:`IdemOutcome.previous_intent`)."""
+        return self._write(
+            "update_item",
+            Key={"pk": {"S": self.idem_pk(scope, key)}, "sk": {"S": "idem"}},
+            UpdateExpression="SET intent = :intent",
+            ConditionExpression="#t = :token AND #s = :inprog",
+            ExpressionAttributeNames={"#t": "token", "#s": "status"},
+            ExpressionAttributeValues={
+                ":intent": {"S": intent},
+                ":token": {"S": token},
+                ":inprog": {"S": IN_PROGRESS},
+            },
+        )
+
+    def idem_yield(self, scope: str, key: str, token: str) -> None:
+        """End our lease now but keep the record and its intent: the outcome is unknown, and the
+        next identical request takes over at once and reconciles from the intent."""
+        self._write(
+            "update_item",
+            Key={"pk": {"S": self.idem_pk(scope, key)}, "sk": {"S": "idem"}},
+            UpdateExpression="SET in_progress_until = :zero",
+            ConditionExpression="#t = :token",
+            ExpressionAttributeNames={"#t": "token"},
+            ExpressionAttributeValues={":zero": {"N": "0"}, ":token": {"S": token}},
         )
 
     def idem_abandon(self, scope: str, key: str, token: str) -> None:
@@ -423,22 +470,9 @@ class StateStore:
 
 
 def create_table(table_name: str, *, dynamodb: Any = None, hash_key: str = "pk") -> None:
-    """Create the state table (or, with ``hash_key="incident_id"``, the audit table) with the
-    contract's keys (``hash_key`` + ``sk``) and TTL on ``expires_at`` (tests, the offline drill)."""
-    ddb = dynamodb or client("dynamodb")
-    ddb.create_table(
-        TableName=table_name,
-        KeySchema=[
-            {"AttributeName": hash_key, "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": hash_key, "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
-    ddb.update_time_to_live(
-        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )
+    """Create the state table (or, with ``hash_key="incident_id"``, the audit table) from the key
+    schemas in :mod:`opsagent.dynamo.tables` (tests, the offline drill)."""
+    from opsagent.dynamo import tables
+
+    schema = tables.AUDIT if hash_key == tables.AUDIT.hash_key else tables.STATE
+    tables.create_table(schema, table_name, dynamodb or client("dynamodb"))

@@ -395,12 +395,14 @@ def test_rbac_denial_on_patch_releases_quota(stack, lambda_context):
     assert trail()[-1].decision == "failed"
 
 
-def test_unknown_outcome_keeps_the_reservation(stack, lambda_context):
+def test_503_that_applied_nothing_gives_the_reservation_back(stack, lambda_context):
+    """Was: the reservation was kept on any 5xx. Now the Scale is read back (issue 11 item 2; the
+    cases where it landed or cannot be read back are in test_partial_failure.py)."""
     stack.inject("PATCH", r"/deployments/checkout/scale$", status=503, times=1)
     status, body = call(scale_event(replicas="5"), lambda_context)
     assert status == 503 and body["retryable"] is True
-    assert usage() == (1, 1)  # fail closed: the PATCH may have landed
-    assert "outcome unknown" in trail()[-1].detail
+    assert usage() == (0, 0)  # read back: unchanged, so nothing applied
+    assert "nothing applied" in trail()[-1].detail
     # the retry is not blocked by the idempotency record
     status, body = call(scale_event(replicas="5"), lambda_context)
     assert status == 200 and body["outcome"] == "applied"

@@ -199,46 +199,31 @@ class Table(Construct):
 
 
 class Tables(Construct):
-    """Keys as in CONTRACTS.md: audit (incident_id, sk), state (pk, sk), tickets (ticket_id + GSIs).
-
-    TODO(partial): read the key schemas from the lambdas' one table-schema module once it is on main
-    (issue 9 item 4 / issue 11: declared once for infra, the simulators and the tests)."""
+    """Keys from the lambdas' one schema module (``opsagent.dynamo.tables``): audit (incident_id, sk),
+    state (pk, sk), tickets (ticket_id + GSIs) -- the same schemas the tests and the drill create."""
 
     def __init__(
         self, scope: Construct, id_: str, *, names: Names, key: EncryptionKey, deletion_protection: bool
     ):
         super().__init__(scope, id_)
+        from opsagent.dynamo import tables
+
         common = {"key": key, "deletion_protection": deletion_protection}
-        self.audit = Table(
-            self,
-            "audit",
-            name=names.table("audit"),
-            env_var="OPSAGENT_AUDIT_TABLE",
-            sid_prefix="Audit",
-            hash_key="incident_id",
-            range_key="sk",
-            ttl_attribute="expires_at",
-            **common,
-        )
-        self.state = Table(
-            self,
-            "state",
-            name=names.table("state"),
-            env_var="OPSAGENT_STATE_TABLE",
-            sid_prefix="State",
-            hash_key="pk",
-            range_key="sk",
-            ttl_attribute="expires_at",
-            **common,
-        )
-        self.tickets = Table(
-            self,
-            "tickets",
-            name=names.table("tickets"),
-            env_var="OPSAGENT_TICKETS_TABLE",
-            sid_prefix="Tickets",
-            hash_key="ticket_id",
-            range_key=None,
-            indexes=(("by_fingerprint", "fingerprint", None), ("by_service", "service", "created_at")),
-            **common,
-        )
+
+        def table(kind: str, schema: tables.TableSchema, env_var: str, sid_prefix: str) -> Table:
+            return Table(
+                self,
+                kind,
+                name=names.table(kind),
+                env_var=env_var,
+                sid_prefix=sid_prefix,
+                hash_key=schema.hash_key,
+                range_key=schema.range_key,
+                ttl_attribute=schema.ttl_attribute,
+                indexes=tuple((ix.name, ix.hash_key, ix.range_key) for ix in schema.indexes),
+                **common,
+            )
+
+        self.audit = table("audit", tables.AUDIT, "OPSAGENT_AUDIT_TABLE", "Audit")
+        self.state = table("state", tables.STATE, "OPSAGENT_STATE_TABLE", "State")
+        self.tickets = table("tickets", tables.TICKETS, "OPSAGENT_TICKETS_TABLE", "Tickets")

@@ -535,11 +535,26 @@ def _lead(
         tickets.comment(opened_by_agent, report.to_markdown(max_bytes=COMMENT_BUDGET), ctx)
         ticket_id, url, deduplicated = opened_by_agent, "", True
     else:
-        ticket_id, url, deduplicated = tickets.create(report, ctx)
+        from opsagent.tickets.http import AmbiguousWrite
+
+        try:
+            ticket_id, url, deduplicated = tickets.create(report, ctx)
+        except AmbiguousWrite as exc:
+            return _ticket_unknown(facts, ctx, deps, store, report, exc)
     # The ticket is filed: from here on nothing may fail the event, or the retry would investigate
     # (and, in confirm mode, act) a second time. What cannot be done is logged as an error and said.
     missing: list[str] = []
-    notes = store.attach_ticket(facts, incident_id=facts.incident_id, ticket_id=ticket_id)
+    notes: list[str] = []
+    try:
+        notes = _after_ticket(
+            lambda: store.attach_ticket(facts, incident_id=facts.incident_id, ticket_id=ticket_id)
+        )
+    except Exception as exc:
+        log.exception(
+            "could not attach the ticket to the incident in the state table; the ticket is filed",
+            extra={"ticket_id": ticket_id, "incident_id": facts.incident_id},
+        )
+        missing.append(f"state table: ticket not attached to the incident ({type(exc).__name__})")
     if notes:
         try:
             tickets.comment(
@@ -558,7 +573,18 @@ def _lead(
             extra={"ticket_id": ticket_id, "incident_id": facts.incident_id},
         )
         missing.append(f"audit trail incomplete ({type(exc).__name__})")
-    store.finish_delivery(facts, incident_id=facts.incident_id, ticket_id=ticket_id, result="investigated")
+    try:
+        _after_ticket(
+            lambda: store.finish_delivery(
+                facts, incident_id=facts.incident_id, ticket_id=ticket_id, result="investigated"
+            )
+        )
+    except Exception as exc:
+        log.exception(
+            "could not mark the delivery done in the state table; the ticket is filed",
+            extra={"ticket_id": ticket_id, "incident_id": facts.incident_id},
+        )
+        missing.append(f"state table: delivery not marked done ({type(exc).__name__})")
     return Outcome(
         status="investigated",
         message=f"investigated ({report.produced_by}); ticket {ticket_id}"
@@ -573,6 +599,77 @@ def _lead(
         confidence=report.probable_cause.confidence,
         report=report,
     )
+
+
+def _ticket_unknown(
+    facts: AlarmFacts,
+    ctx: CallContext,
+    deps: Dependencies,
+    store: AlarmStateStore,
+    report: RcaReport,
+    exc: OpsAgentError,
+) -> Outcome:
+    """The create was sent and its outcome is unknown (a timeout, a 5xx after a gateway forwarded
+    it), and the tickets service's search by fingerprint did not find it yet. Failing the event would
+    make Lambda re-run the investigation and POST again: instead the delivery is done, the audit
+    says how to reconcile, and the next create for this alarm searches by fingerprint first (the
+    tickets service's create_or_comment), so it comments on the ticket if it exists by then."""
+    detail = (
+        f"ticket create outcome unknown ({exc.message[:200]}); not re-sent. Reconcile: search tickets by "
+        f"fingerprint {facts.fingerprint!r}; the next alarm searches by it before creating"
+    )
+    log.error("ticket create outcome unknown; not re-sent", extra={"incident_id": facts.incident_id})
+    missing = []
+    try:
+        _audit(
+            deps,
+            ctx,
+            {"alarm": facts.alarm_name, "state_timestamp": facts.state_timestamp},
+            "failed",
+            rule="ticket_outcome_unknown",
+            detail=detail,
+            after={"fingerprint": facts.fingerprint, "category": report.probable_cause.category},
+        )
+    except Exception as audit_exc:
+        log.exception("could not audit the unknown ticket outcome")
+        missing.append(f"audit trail incomplete ({type(audit_exc).__name__})")
+    try:
+        _after_ticket(
+            lambda: store.finish_delivery(
+                facts, incident_id=facts.incident_id, ticket_id=None, result="ticket_unknown"
+            )
+        )
+    except Exception as state_exc:
+        log.exception("could not mark the delivery done after an unknown ticket outcome")
+        missing.append(f"state table: delivery not marked done ({type(state_exc).__name__})")
+    return Outcome(
+        status="investigated",
+        message=f"investigated ({report.produced_by}); {detail}" + "".join(f"; {m}" for m in missing),
+        incident_id=facts.incident_id,
+        produced_by=report.produced_by,
+        fallback_reason=report.fallback_reason,
+        probable_cause=report.probable_cause.summary,
+        confidence=report.probable_cause.confidence,
+        report=report,
+    )
+
+
+#: Attempts (and the pause between them) for the state-table writes after the ticket exists.
+AFTER_TICKET_ATTEMPTS = 3
+AFTER_TICKET_PAUSE_SECONDS = 0.2
+
+
+def _after_ticket(write: Callable[[], Any]) -> Any:
+    """A state-table write after the ticket exists: retried a few times (a redelivery must find the
+    delivery done), and the last error re-raised for the caller to log, never to fail the event."""
+    for attempt in range(1, AFTER_TICKET_ATTEMPTS + 1):
+        try:
+            return write()
+        except OpsAgentError:
+            if attempt == AFTER_TICKET_ATTEMPTS:
+                raise
+            time.sleep(AFTER_TICKET_PAUSE_SECONDS * attempt)
+    return None
 
 
 def _ticket_opened_by_agent(report: RcaReport) -> str | None:

@@ -38,6 +38,7 @@ from opsagent.errors import (
     UpstreamUnavailable,
 )
 from opsagent.k8s.auth import NoToken, TokenSource
+from opsagent.redaction import sanitize
 
 log = logging.getLogger("opsagent.k8s")
 
@@ -97,8 +98,16 @@ def describe_path(method: str, path: str, params: Mapping[str, Any] | None = Non
 
 
 def _short(text: Any, limit: int = 300) -> str:
-    text = str(text or "")
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """Server- or library-supplied text for a model-facing message: control characters stripped,
+    secrets redacted (a proxy or webhook may echo the bearer token back), cut to ``limit``."""
+    return sanitize(str(text or ""), limit) or ""
+
+
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\")]+|\b[A-Za-z0-9.-]+\.eks\.amazonaws\.com\S*", re.IGNORECASE)
+
+
+def _strip_urls(text: str) -> str:
+    return _URL.sub("<endpoint>", text)
 
 
 class KubeClient:
@@ -347,31 +356,26 @@ class KubeClient:
         resp.release_conn()
 
     def _transport_error(self, method: str, path: str, exc: Exception) -> OpsAgentError:
+        # The cluster endpoint goes to the log only, never into a model-facing body (issue 11.8).
         where = f"{method} {path}"
+        log.warning("kubernetes transport error %s on %s: %s", type(exc).__name__, self.endpoint, where)
         if isinstance(exc, NewConnectionError):
-            return UpstreamUnavailable(
-                f"cannot connect to the Kubernetes API at {self.endpoint} ({where})", endpoint=self.endpoint
-            )
+            return UpstreamUnavailable(f"cannot connect to the Kubernetes API ({where})")
         if isinstance(exc, ConnectTimeoutError):
             return UpstreamTimeout(
-                f"connecting to the Kubernetes API at {self.endpoint} timed out after "
-                f"{self.timeout.connect_timeout} s ({where})",
-                endpoint=self.endpoint,
+                f"connecting to the Kubernetes API timed out after {self.timeout.connect_timeout} s ({where})"
             )
         if isinstance(exc, ReadTimeoutError):
             return UpstreamTimeout(
-                f"the Kubernetes API did not answer {where} within {self.timeout.read_timeout} s",
-                endpoint=self.endpoint,
+                f"the Kubernetes API did not answer {where} within {self.timeout.read_timeout} s"
             )
         if isinstance(exc, SSLError):
             return ConfigurationError(
-                f"TLS verification of the Kubernetes API at {self.endpoint} failed: check the cluster CA "
-                f"({_short(exc, 160)})",
-                endpoint=self.endpoint,
+                "TLS verification of the Kubernetes API failed: check the cluster CA "
+                f"({_short(_strip_urls(str(exc)), 160)})"
             )
         return UpstreamUnavailable(
-            f"the connection to the Kubernetes API failed during {where} ({type(exc).__name__})",
-            endpoint=self.endpoint,
+            f"the connection to the Kubernetes API failed during {where} ({type(exc).__name__})"
         )
 
     def _http_error(

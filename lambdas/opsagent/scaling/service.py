@@ -22,9 +22,11 @@ Order of a scale (each step only runs if the previous passed; nothing is changed
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -317,11 +319,25 @@ class Scaling:
         from opsagent.state import digest
 
         key = digest(ctx.incident_id, namespace, deployment, target, False)
-        token = self._begin(ctx, key, namespace, deployment, target, params)
-        if isinstance(token, ScaleResult):
-            return token  # replayed
+        begun = self._begin(ctx, key, namespace, deployment, target, params)
+        if isinstance(begun, ScaleResult):
+            return begun  # replayed
+        token, previous_intent = begun
+        attempt = _Attempt(key=key, token=token)
         try:
-            result = self._apply(ctx, namespace, deployment, target, params)
+            result = None
+            if previous_intent:
+                result = self._recover(ctx, namespace, deployment, target, params, previous_intent)
+            if result is None:
+                result = self._apply(ctx, namespace, deployment, target, params, attempt)
+        except _OutcomeUnknown as unknown:
+            # Keep the record and its intent, end our lease: the next identical request takes over at
+            # once and finds out from the intent whether this attempt's change landed.
+            try:
+                self.state.idem_yield(IDEM_SCOPE, key, token)
+            except OpsAgentError:
+                log.exception("could not end the idempotency lease; it expires on its own")
+            raise unknown.error from None
         except BaseException:
             self._abandon(key, token)
             raise
@@ -345,8 +361,9 @@ class Scaling:
 
     def _begin(
         self, ctx: CallContext, key: str, namespace: str, deployment: str, target: int, params: dict[str, Any]
-    ) -> str | ScaleResult:
-        """Our idempotency token, or the replayed result of an identical completed request."""
+    ) -> tuple[str, str | None] | ScaleResult:
+        """(our idempotency token, the intent of an earlier attempt we took over), or the replayed
+        result of an identical completed request."""
         take_over: str | None = None
         waited = 0.0
         for _ in range(40):
@@ -359,7 +376,7 @@ class Scaling:
                 description=f"{ctx.incident_id} {namespace}/{deployment} -> {target}",
             )
             if outcome.state == "acquired":
-                return outcome.token or ""
+                return outcome.token or "", outcome.previous_intent
             if outcome.state == "in_progress":
                 if waited >= IN_PROGRESS_WAIT_SECONDS:
                     self._record(ctx, params, "deduplicated", detail="an identical request is in progress")
@@ -458,7 +475,13 @@ class Scaling:
         )
 
     def _apply(
-        self, ctx: CallContext, namespace: str, deployment: str, target: int, params: dict[str, Any]
+        self,
+        ctx: CallContext,
+        namespace: str,
+        deployment: str,
+        target: int,
+        params: dict[str, Any],
+        attempt: _Attempt,
     ) -> ScaleResult:
         try:
             dep, scale, _hpa, facts = self._read_workload(namespace, deployment)
@@ -499,18 +522,46 @@ class Scaling:
         reservation = snapshot.reservation
         assert reservation is not None
 
+        audit_slot = self.audit.reserve_id() if hasattr(self.audit, "reserve_id") else None
+        warnings: list[str] = []
+
+        def write_intent(base: dict[str, Any]) -> None:
+            """Before each PATCH: what it changes from, to, and how to undo it (and its quota)."""
+            intent = {
+                "before": wl.scale_replicas(base),
+                "rv": (base.get("metadata") or {}).get("resourceVersion"),
+                "target": target,
+                "undo": self._undo(namespace, deployment, wl.scale_replicas(base)).call,
+                "reservation": [reservation.reservation_id, reservation.window_pk, reservation.budget_pk],
+                "audit": list(audit_slot) if audit_slot else None,
+            }
+            try:
+                kept = self.state.idem_intent(IDEM_SCOPE, attempt.key, attempt.token, json.dumps(intent))
+            except OpsAgentError as exc:
+                self._record_error(
+                    ctx, params, exc, "the intent record could not be written, nothing applied: "
+                )
+                raise
+            if not kept:
+                self._record(ctx, params, "failed", detail="idempotency lease lost before the change")
+                raise OperationInProgress(
+                    "another invocation took this request over; call getDeployment before repeating it",
+                    namespace=namespace,
+                    deployment=deployment,
+                )
+
         try:
-            patched, before_scale = self._patch_with_retry(ctx, namespace, deployment, target, scale, params)
-        except _OutcomeUnknown as unknown:
-            # The PATCH may or may not have landed: keep the reservation (fail closed) and say so.
-            self._record(
-                ctx,
-                params,
-                "failed",
-                detail=f"outcome unknown, quota kept: {unknown.error.message}",
-                before={"spec_replicas": before},
+            patched, before_scale = self._patch_with_retry(
+                ctx, namespace, deployment, target, scale, params, write_intent
             )
-            raise unknown.error from None
+        except _OutcomeUnknown as unknown:
+            patched, before_scale = self._settle(
+                ctx, namespace, deployment, target, params, unknown, reservation
+            )
+            warnings.append(
+                f"the Kubernetes API answered the change with an error ({unknown.error.code}), but reading "
+                "it back shows it was applied"
+            )
         except BaseException as exc:
             self._release(reservation)
             if isinstance(exc, _Unchanged):
@@ -518,7 +569,6 @@ class Scaling:
             raise
         before = wl.scale_replicas(before_scale)
 
-        warnings: list[str] = []
         try:
             after_dep = wl.read_deployment(self.kube, namespace, deployment)
             cluster_now: ReplicaCounts | None = wl.replica_counts(after_dep)
@@ -533,13 +583,7 @@ class Scaling:
                 f"the cluster reports spec.replicas={after_spec}, not {target}: something else changed it"
             )
 
-        undo = UndoHint(
-            namespace=namespace,
-            deployment=deployment,
-            replicas=before,
-            call=f"scaleDeployment(namespace={namespace}, deployment={deployment}, replicas={before}, "
-            f"reason='undo')",
-        )
+        undo = self._undo(namespace, deployment, before)
         rec = self._record(
             ctx,
             params,
@@ -551,6 +595,7 @@ class Scaling:
             },
             after={"spec_replicas": after_spec, **({"ready": cluster_now.ready} if cluster_now else {})},
             undo=undo.call,
+            **({"reserved": audit_slot} if audit_slot else {}),
         )
         if rec is None:
             warnings.append("the audit record could not be written; tell a human (the change is applied)")
@@ -579,6 +624,7 @@ class Scaling:
         target: int,
         scale: dict[str, Any],
         params: dict[str, Any],
+        before_patch: Callable[[dict[str, Any]], None],
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """PATCH with the resourceVersion we checked; after one conflict re-read and re-check rules
         5-7 once. Returns (patch response, the Scale the patch was based on)."""
@@ -587,10 +633,11 @@ class Scaling:
             body: dict[str, Any] = {"spec": {"replicas": target}}
             if rv:
                 body["metadata"] = {"resourceVersion": rv}
+            before_patch(scale)
             try:
                 return self.kube.patch(wl.scale_path(namespace, deployment), body, patch_type="merge"), scale
             except (UpstreamTimeout, UpstreamUnavailable) as exc:
-                raise _OutcomeUnknown(exc) from exc
+                raise _OutcomeUnknown(exc, scale) from exc
             except Conflict:
                 if attempt == 2:
                     self._record(
@@ -621,6 +668,155 @@ class Scaling:
             if facts.current_replicas == target:
                 raise _Unchanged(dep)
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _undo(namespace: str, deployment: str, before: int) -> UndoHint:
+        return UndoHint(
+            namespace=namespace,
+            deployment=deployment,
+            replicas=before,
+            call=f"scaleDeployment(namespace={namespace}, deployment={deployment}, replicas={before}, "
+            f"reason='undo')",
+        )
+
+    def _settle(
+        self,
+        ctx: CallContext,
+        namespace: str,
+        deployment: str,
+        target: int,
+        params: dict[str, Any],
+        unknown: _OutcomeUnknown,
+        reservation: Any,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The PATCH failed with a 429, a 5xx or a timeout: find out whether it landed.
+
+        429: rejected before processing, nothing applied -> release the slot. Otherwise re-read the
+        Scale: at the target -> it landed, (scale now, base) is returned and the caller records it
+        as applied. Unchanged (same resourceVersion) -> nothing applied: release. Anything else, or
+        no answer -> outcome unknown: the slot is kept (fail closed) and the intent record stays."""
+        err, base = unknown.error, unknown.base
+        before = {"spec_replicas": wl.scale_replicas(base)}
+        if err.details.get("status") == 429:
+            self._release(reservation)
+            self._record(
+                ctx,
+                params,
+                "failed",
+                detail=f"throttled (429), nothing applied: {err.message}",
+                before=before,
+            )
+            raise err
+        try:
+            now = wl.read_scale(self.kube, namespace, deployment)
+        except OpsAgentError as exc:
+            self._record(
+                ctx,
+                params,
+                "failed",
+                detail=f"outcome unknown, quota kept: {err.message}; reading it back failed: {exc.message}",
+                before=before,
+            )
+            raise unknown from None
+        if wl.scale_replicas(now) == target:
+            return now, base
+        base_rv = (base.get("metadata") or {}).get("resourceVersion")
+        if base_rv and (now.get("metadata") or {}).get("resourceVersion") == base_rv:
+            self._release(reservation)
+            self._record(
+                ctx, params, "failed", detail=f"{err.message}; read back: nothing applied", before=before
+            )
+            raise err
+        self._record(
+            ctx,
+            params,
+            "failed",
+            detail=f"outcome unknown, quota kept: {err.message}; the Deployment changed meanwhile "
+            f"(spec.replicas={wl.scale_replicas(now)})",
+            before=before,
+        )
+        raise unknown from None
+
+    def _recover(
+        self,
+        ctx: CallContext,
+        namespace: str,
+        deployment: str,
+        target: int,
+        params: dict[str, Any],
+        previous_intent: str,
+    ) -> ScaleResult | None:
+        """We took over an identical request whose attempt died (or gave up) after writing its
+        intent. If its change landed, record it as applied with its undo (under the audit id it had
+        reserved, so never twice) and return that; if it never landed, give its slot back. None:
+        go on and apply."""
+        from opsagent.state import Reservation
+
+        try:
+            intent = json.loads(previous_intent)
+            reservation = Reservation(*intent["reservation"])
+            before, target_then = int(intent["before"]), int(intent["target"])
+        except (ValueError, KeyError, TypeError):
+            log.error("unreadable intent record; treating the earlier attempt as unknown")
+            return None
+        if target_then != target:
+            return None
+        try:
+            scale = wl.read_scale(self.kube, namespace, deployment)
+        except OpsAgentError as exc:
+            self._record_error(ctx, params, exc, "an earlier attempt's outcome is still unknown: ")
+            raise _OutcomeUnknown(exc, {}) from None  # keep the intent for the next one
+        rv = (scale.get("metadata") or {}).get("resourceVersion")
+        if wl.scale_replicas(scale) != target:
+            if rv and rv == intent.get("rv"):
+                self._release(reservation)  # it never landed: its slot comes back
+            return None
+        try:
+            dep: dict[str, Any] | None = wl.read_deployment(self.kube, namespace, deployment)
+        except OpsAgentError:
+            dep = None
+        counts = wl.replica_counts(dep) if dep else None
+        undo = self._undo(namespace, deployment, before)
+        reserved = tuple(intent["audit"]) if intent.get("audit") else None
+        rec = self._record(
+            ctx,
+            params,
+            "applied",
+            detail=f"{before} -> {target} (by an earlier attempt that did not finish; recovered from its "
+            "intent record)",
+            before={"spec_replicas": before, "resource_version": intent.get("rv")},
+            after={"spec_replicas": wl.scale_replicas(scale), **({"ready": counts.ready} if counts else {})},
+            undo=undo.call,
+            **({"reserved": reserved} if reserved else {}),
+        )
+        try:
+            usage = self.state.usage(
+                self._window_scope(namespace, deployment),
+                self.policy.cooldown_window_seconds,
+                ctx.incident_id,
+            )
+            quota = self._quota(usage)
+        except OpsAgentError as exc:
+            quota = self._quota(None, note=f"counters unavailable: {exc.message}")
+        return ScaleResult(
+            outcome="applied",
+            namespace=namespace,
+            deployment=deployment,
+            before_replicas=before,
+            requested_replicas=target,
+            after_replicas=wl.scale_replicas(scale),
+            cluster_now=counts,
+            rollout_status=wl.rollout(dep).status if dep else None,
+            message=f"scaled {namespace}/{deployment} from {before} to {target} replicas (an earlier attempt "
+            "applied it and was cut off before reporting; nothing was changed again). Undo with the 'undo' "
+            "call (policy applies to it too).",
+            audit_id=rec.audit_id if rec else None,
+            undo=undo,
+            quota=quota,
+            warnings=[]
+            if rec
+            else ["the audit record could not be written; tell a human (the change is applied)"],
+        )
 
     def _unchanged(
         self,
@@ -695,10 +891,18 @@ class Scaling:
 
 
 class _OutcomeUnknown(Exception):
-    """Control flow inside _apply: the PATCH itself timed out or failed with a 5xx."""
+    """Control flow inside scale: the PATCH timed out or failed with a 5xx (``base``: the Scale it
+    was based on); escaping _apply it means "still unknown" and the intent record is kept."""
 
-    def __init__(self, error: UpstreamTimeout | UpstreamUnavailable) -> None:
+    def __init__(self, error: OpsAgentError, base: dict[str, Any]) -> None:
         self.error = error
+        self.base = base
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    key: str
+    token: str
 
 
 class _Unchanged(Exception):

@@ -409,35 +409,9 @@ def _api_name(op: str) -> str:
 
 
 def create_table(table_name: str, *, dynamodb: Any = None) -> None:
-    """Create the tickets table with the contract's keys (tests, the offline drill; infra creates
-    the real one)."""
+    """Create the tickets table from its key schema in :mod:`opsagent.dynamo.tables` (tests, the
+    offline drill; infra creates the real one from the same schema)."""
     from opsagent.aws import client
+    from opsagent.dynamo import tables
 
-    ddb = dynamodb or client("dynamodb")
-    ddb.create_table(
-        TableName=table_name,
-        KeySchema=[{"AttributeName": "ticket_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": "ticket_id", "AttributeType": "S"},
-            {"AttributeName": "fingerprint", "AttributeType": "S"},
-            {"AttributeName": "service", "AttributeType": "S"},
-            {"AttributeName": "created_at", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by_fingerprint",
-                "KeySchema": [{"AttributeName": "fingerprint", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-            {
-                "IndexName": "by_service",
-                "KeySchema": [
-                    {"AttributeName": "service", "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    tables.create_table(tables.TICKETS, table_name, dynamodb or client("dynamodb"))

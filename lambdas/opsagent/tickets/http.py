@@ -12,9 +12,9 @@ two issues, POSTing a comment twice makes two comments. So:
 * GET (search, read) is retried on anything transient: connection errors, read timeouts, a
   connection dropped mid-response, 429, 500, 502, 503, 504.
 * POST/PATCH are retried only when the vendor certainly did **not** act: the connection was never
-  established (connect timeout, refused, DNS), 429 (rate limited: rejected before processing), 503
-  (unavailable/maintenance: rejected before processing), and 401 once after re-reading a rotated
-  secret. A read timeout, a connection dropped after the request was sent, or a 500/502/504 leave
+  established (connect timeout, refused, DNS), 429 (rate limited: rejected before processing), and
+  401 once after re-reading a rotated secret. A read timeout, a connection dropped after the request
+  was sent, or any 5xx (a 503 may come from a gateway that already forwarded the request) leave
   the outcome unknown: we do not resend blindly but raise :class:`AmbiguousWrite`. The ticket
   service then reconciles: with a fingerprint it searches for the ticket it may have created and
   returns it (no duplicate); without one it tells the caller to search before retrying.
@@ -63,8 +63,10 @@ STALE_AFTER_SECONDS = 4.0
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-RETRY_ANY_METHOD = frozenset({429, 503})
-RETRY_IDEMPOTENT_ONLY = frozenset({500, 502, 504})
+RETRY_ANY_METHOD = frozenset({429})
+# A 503 can come from a gateway that already forwarded the request: for a write it is an unknown
+# outcome like the other 5xx (issue 11 item 4), never a reason to resend.
+RETRY_IDEMPOTENT_ONLY = frozenset({500, 502, 503, 504})
 VENDOR_NAMES = {"jira": "Jira", "servicenow": "ServiceNow", "github": "GitHub"}
 _sleep: Callable[[float], None] = time.sleep  # tests replace it
 _clock: Callable[[], float] = time.monotonic

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from opsagent_sim import faults
 from opsagent_sim.k8s.api.auth import authenticate, authorize
 from opsagent_sim.k8s.api.errors import ApiError, status_object
 from opsagent_sim.k8s.api.routes import dispatch, dumps, parse_path, verb
@@ -324,6 +325,8 @@ def _make_handler(emu: KubeEmulator) -> type[BaseHTTPRequestHandler]:
                 payload = dumps(status_object(err.code, err.message, err.reason, err.details))
             except ScenarioError as err:
                 status, ctype, payload = 500, "application/json", dumps(status_object(500, str(err)))
+            if faults.deliver(emu, self, record, status, ctype, payload):  # applied, then failed
+                return
             self._send(status, ctype, payload, record)
 
         def _send(self, status: int, ctype: str, payload: bytes, record: RecordedRequest) -> None:

@@ -1,0 +1,1 @@
+"""DynamoDB: the tables' key schemas, declared once (:mod:`opsagent.dynamo.tables`)."""
