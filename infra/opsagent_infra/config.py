@@ -412,6 +412,25 @@ class BackendConfig(_Strict):
         return self
 
 
+class GatewayConfig(_Strict):
+    """The AgentCore Gateway front door (MCP). The Classic agent is always deployed (the alarm trigger
+    invokes it); ``enabled: true`` adds the gateway next to it.
+
+    ``authorizer`` cannot change after the gateway is created (AgentCore treats the authorizer type as
+    immutable: changing it here replaces the gateway, its URL and its targets)."""
+
+    enabled: bool = False
+    authorizer: Literal["CUSTOM_JWT", "AWS_IAM"] = Field(
+        default="CUSTOM_JWT",
+        description="CUSTOM_JWT: a Cognito user pool + CLI app client the stack creates; AWS_IAM: SigV4. "
+        "Fixed at creation",
+    )
+    policy_mode: Literal["LOG_ONLY", "ENFORCE"] = Field(
+        default="LOG_ONLY",
+        description="Cedar policy engine mode; the in-code scaling policy stays the authority",
+    )
+
+
 class OpsAgentConfig(_Strict):
     env: str = Field(pattern=r"^[a-z][a-z0-9]{0,15}$")
     region: str
@@ -433,6 +452,7 @@ class OpsAgentConfig(_Strict):
     agent: AgentConfig = AgentConfig()
     data: DataConfig = DataConfig()
     backend: BackendConfig = BackendConfig()
+    gateway: GatewayConfig = GatewayConfig()
 
     @field_validator("region")
     @classmethod

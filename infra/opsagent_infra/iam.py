@@ -121,7 +121,10 @@ class ServiceRole(Construct):
             "trust",
             [
                 Statement(
-                    sid="AssumeBy" + spec.service.split(".")[0].capitalize(),
+                    sid="AssumeBy"
+                    + "".join(
+                        w.capitalize() for w in spec.service.split(".")[0].split("-")
+                    ),  # Sid: alphanumeric
                     actions=("sts:AssumeRole",),
                     principals=(("Service", (spec.service,)),),
                     conditions=spec.trust_conditions,

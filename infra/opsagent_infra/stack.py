@@ -18,6 +18,7 @@ from opsagent_infra.constructs.agent import Agent
 from opsagent_infra.constructs.data import EncryptionKey, Tables
 from opsagent_infra.constructs.eks_access import EksReader, EksScaler
 from opsagent_infra.constructs.function import OpsAgentFunction
+from opsagent_infra.constructs.gateway_front_door import GatewayFrontDoor
 from opsagent_infra.constructs.trigger import AlarmTrigger, DeadLetterQueue
 from opsagent_infra.iam import Grant, Statement
 from opsagent_infra.instruction import render_instruction
@@ -74,7 +75,12 @@ class OpsAgentStack(TerraformStack):
 
         # --- data ---------------------------------------------------------------------------
         key = self.key = EncryptionKey(
-            self, "kms", names=names, arns=arns, deletion_window_days=config.data.kms_deletion_window_days
+            self,
+            "kms",
+            names=names,
+            arns=arns,
+            deletion_window_days=config.data.kms_deletion_window_days,
+            agentcore=config.gateway.enabled,
         )
         tables = self.tables = Tables(
             self, "tables", names=names, key=key, deletion_protection=config.data.deletion_protection
@@ -201,6 +207,17 @@ class OpsAgentStack(TerraformStack):
             arns=arns,
         )
         EksScaler(self, "eks-scaling", cluster=cluster, role_arn=self.functions["scaling"].role.arn)
+
+        self.gateway: GatewayFrontDoor | None = None
+        if config.gateway.enabled:
+            self.gateway = GatewayFrontDoor(
+                self,
+                "gateway",
+                config=config,
+                arns=arns,
+                key=key,
+                functions={g: self.functions[g] for g in ACTION_GROUP_FUNCTIONS},
+            )
 
         self._outputs()
 
@@ -347,6 +364,8 @@ class OpsAgentStack(TerraformStack):
             "alarm_rule_arn": self.trigger.rule.arn,
             "kms_key_arn": self.key.arn,
         }
+        if self.gateway is not None:
+            outputs.update(self.gateway.outputs())
         for name, value in outputs.items():
             TerraformOutput(self, name, value=value)
 

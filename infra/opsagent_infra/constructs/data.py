@@ -23,7 +23,16 @@ class EncryptionKey(Construct):
     through those services by principals of this account (kms:ViaService + kms:CallerAccount);
     EventBridge only for the alarm rule's dead-letter queue (aws:SourceArn)."""
 
-    def __init__(self, scope: Construct, id_: str, *, names: Names, arns: Arns, deletion_window_days: int):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        names: Names,
+        arns: Arns,
+        deletion_window_days: int,
+        agentcore: bool = False,
+    ):
         super().__init__(scope, id_)
         region, account = arns.region, arns.account
         via = lambda service: (  # noqa: E731
@@ -108,6 +117,16 @@ class EncryptionKey(Construct):
                 ),
             ),
         ]
+        if agentcore:  # the gateway and its policy engine (gateway.enabled) encrypt with this key
+            self.statements.append(
+                Statement(
+                    sid="AgentCoreThroughServiceInThisAccount",
+                    actions=("kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"),
+                    resources=("*",),
+                    principals=(("AWS", (arns.root,)),),
+                    conditions=via("bedrock-agentcore"),
+                )
+            )
         self.key = AwsKey(
             self,
             "key",
