@@ -26,12 +26,13 @@ GROUPS = ("pods", "metrics", "scaling", "tickets")
 ROLE = "arn:aws:iam::123456789012:role/opsagent-dev-agent"
 
 
-def _agent(status: str = "PREPARED", guardrail: dict | None = None) -> dict:
+def _snapshot(status: str, guardrail: dict | None, **identity: str) -> dict:
+    """The fields GetAgent's ``agent`` and GetAgentVersion's ``agentVersion`` share."""
     body = {
         "agentId": AGENT,
         "agentName": "opsagent-dev",
         "agentArn": f"arn:aws:bedrock:us-east-1:123456789012:agent/{AGENT}",
-        "agentVersion": "DRAFT",
+        **identity,
         "agentStatus": status,
         "idleSessionTTLInSeconds": 900,
         "agentResourceRoleArn": ROLE,
@@ -40,24 +41,15 @@ def _agent(status: str = "PREPARED", guardrail: dict | None = None) -> dict:
     }
     if guardrail is not None:
         body["guardrailConfiguration"] = guardrail
-    return {"agent": body}
+    return body
+
+
+def _agent(status: str = "PREPARED", guardrail: dict | None = None) -> dict:
+    return {"agent": _snapshot(status, guardrail, agentVersion="DRAFT")}
 
 
 def _version(version: str = "3", status: str = "PREPARED", guardrail: dict | None = None) -> dict:
-    body = {
-        "agentId": AGENT,
-        "agentName": "opsagent-dev",
-        "agentArn": f"arn:aws:bedrock:us-east-1:123456789012:agent/{AGENT}",
-        "version": version,
-        "agentStatus": status,
-        "idleSessionTTLInSeconds": 900,
-        "agentResourceRoleArn": ROLE,
-        "createdAt": NOW,
-        "updatedAt": NOW,
-    }
-    if guardrail is not None:
-        body["guardrailConfiguration"] = guardrail
-    return {"agentVersion": body}
+    return {"agentVersion": _snapshot(status, guardrail, version=version)}
 
 
 def _alias(version: str = "3", status: str = "PREPARED") -> dict:

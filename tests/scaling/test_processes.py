@@ -146,6 +146,4 @@ def test_concurrent_handlers_in_separate_processes(env, kube, dynamodb_server, t
     landed = [(r.body or {}).get("spec", {}).get("replicas") for r in patches]
     assert all(a != b for a, b in zip(landed, landed[1:], strict=False)), landed
     fives = [b for s, b in outcomes[:2] if s == 200 and b.get("requested_replicas") == 5]
-    if landed.count(5) == 2:
-        assert 6 in landed[landed.index(5) :] or 7 in landed[landed.index(5) :], landed
     assert sum(1 for b in fives if b.get("outcome") == "applied" and not b.get("replayed")) == landed.count(5)
